@@ -1,0 +1,118 @@
+#pragma once
+// The typed, validated, frozen configuration. TOML -> `config` (defaults in member initializers,
+// mirroring Cloudflare) -> validate collecting *all* errors with FILE:LINE:COL -> shared as
+// std::shared_ptr<const config>. A reload builds a new one beside the old and swaps only when valid.
+// See config/README.md for every key: unit, default, what 0 means.
+
+#include "config/duration.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edge522::config {
+
+using namespace std::chrono_literals;
+
+// "127.0.0.1:8080", "[::1]:8080", "localhost:3000". For listeners `host` must be an IP literal;
+// for origin servers it may be a name, resolved at run time.
+struct host_port {
+    std::string host;        // without brackets: "::1", "127.0.0.1", "app.internal"
+    std::uint16_t port = 0;  // 0 allowed for listeners (the kernel picks one)
+    std::string text;        // as written in the config, for logs and pages
+
+    bool operator==(host_port const&) const = default;
+};
+
+// Parses "host:port" / "[v6]:port". Returns nullopt and sets `error` when malformed.
+std::optional<host_port> parse_host_port(std::string_view text, std::string& error);
+
+struct timeouts_section {
+    duration connect = 19s;        // TCP handshake to the origin -> 522
+    duration request_ack = 90s;    // request written but never ACKed -> 522 (TCP_USER_TIMEOUT)
+    duration read = 125s;          // no response from the origin -> 524
+    duration write = 30s;          // request body not taken -> 524; client not reading -> closed
+    duration origin_idle = 900s;   // idle pooled origin connection closed
+    duration client_header = 10s;  // full request head within this -> else 408
+    duration client_idle = 400s;   // idle keep-alive client connection closed
+    duration dns = 5s;             // edge522 extension: origin name resolution deadline -> 530
+};
+
+struct edge_section {
+    std::vector<host_port> listen{{"127.0.0.1", 8080, "127.0.0.1:8080"}};
+    unsigned threads = 0;          // 0 = one worker per core
+    std::string colo = "LOC";
+    std::string server_header = "cloudflare";
+    bool diagnostics = true;
+    duration drain_timeout = 10s;
+    std::vector<std::string> egress;   // parsed but only [] supported until issue 4
+    std::uint64_t max_request_header = 32 * 1024;    // -> 431
+    std::uint64_t max_response_header = 128 * 1024;  // edge522 extension: larger -> 520
+    std::uint64_t max_connections = 0;               // 0 = only the fd limit
+    std::string log_format = "text";                 // "text" | "json"
+    std::string log_level = "info";                  // trace debug info warn error critical off
+    std::vector<host_port> listen_tls;               // only [] supported yet
+    std::string cert;
+    std::string key;
+};
+
+struct admin_section {
+    std::optional<host_port> listen = host_port{"127.0.0.1", 9522, "127.0.0.1:9522"};  // "" -> nullopt
+    std::string token;
+};
+
+struct chaos_section {
+    std::uint64_t seed = 0;
+    std::string header;  // "" = off
+};
+
+// Per-origin effective timeouts: the [timeouts] values unless the origin overrides them.
+struct origin_timeouts {
+    duration connect = 19s;
+    duration request_ack = 90s;
+    duration read = 125s;
+    duration write = 30s;
+    duration origin_idle = 900s;
+};
+
+struct origin {
+    std::string name;
+    std::vector<std::string> hosts{"*"};   // lowercased; exact, "*.suffix" or "*"
+    std::vector<host_port> servers{{"127.0.0.1", 3000, "127.0.0.1:3000"}};
+    bool failover = true;
+    origin_timeouts timeouts;              // effective (inherited from [timeouts], then overridden)
+};
+
+struct config {
+    std::string source;  // file path, or "<embedded default>"
+    edge_section edge;
+    timeouts_section timeouts;
+    admin_section admin;
+    chaos_section chaos;
+    std::vector<origin> origins;
+};
+
+struct config_error {
+    std::string file;
+    int line = 0;    // 1-based; 0 when the error has no position (e.g. file not readable)
+    int column = 0;
+    std::string message;
+    std::string to_string() const;  // "FILE:LINE:COL: message" (or "FILE: message" without position)
+};
+
+struct load_result {
+    std::shared_ptr<const config> cfg;  // set iff errors is empty
+    std::vector<config_error> errors;
+};
+
+load_result load_file(std::string const& path);
+load_result load_string(std::string_view toml_text, std::string const& source_name);
+
+// The embedded default (SPEC section 2): listen 127.0.0.1:8080, origin "app" = 127.0.0.1:3000 for
+// every host, admin on 127.0.0.1:9522.
+std::string_view default_toml();
+
+} // namespace edge522::config
