@@ -1,0 +1,83 @@
+#include "proxy/cli.hpp"
+
+#include "config/config.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/server.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace edge522 {
+
+namespace {
+
+constexpr int exit_invalid = 2;
+
+void print_errors(std::vector<config::config_error> const& errors) {
+    for (auto const& e : errors) std::cerr << e.to_string() << "\n";
+}
+
+int do_check(std::string const& path) {
+    auto r = config::load_file(path);
+    if (!r.errors.empty()) {
+        print_errors(r.errors);
+        std::cerr << path << ": " << r.errors.size() << " error(s)\n";
+        return exit_invalid;
+    }
+    std::cout << path << ": OK (" << r.cfg->origins.size() << " origin(s))\n";
+    return 0;
+}
+
+int do_serve(std::string const& path, std::string const& log_level) {
+    auto r = path.empty() ? config::load_string(config::default_toml(), "<embedded default>")
+                          : config::load_file(path);
+    if (!r.errors.empty()) {
+        print_errors(r.errors);
+        return exit_invalid;
+    }
+    auto level = spdlog::level::from_str(log_level.empty() ? r.cfg->edge.log_level : log_level);
+    auto logger = spdlog::stderr_color_mt("edge522");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(level);
+    spdlog::flush_on(spdlog::level::info);
+    init_access_log(r.cfg->edge.log_format == "json");
+    if (level > spdlog::level::info) spdlog::get("access")->set_level(spdlog::level::off);
+    server s(r.cfg, path);
+    return s.run();
+}
+
+} // namespace
+
+int cli_main(int argc, char** argv) {
+    CLI::App app{"edge522: an HTTP edge reverse proxy that behaves toward origins the way Cloudflare's "
+                 "edge does (522 at the connect deadline, the whole 52x family)."};
+    app.set_version_flag("--version", std::string("edge522 ") + EDGE522_VERSION);
+    std::string config_path;
+    std::string log_level;
+    app.add_option("--config", config_path, "TOML config file (default: the embedded default: listen "
+                   "127.0.0.1:8080, origin 127.0.0.1:3000 for every host)")->check(CLI::ExistingFile);
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off "
+                   "(overrides edge.log_level)")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+    app.require_subcommand(0, 1);
+
+    auto* check = app.add_subcommand("check", "validate a config file: exit 0 when valid, else print "
+                                     "every error as FILE:LINE:COL: message and exit 2");
+    std::string check_path;
+    check->add_option("--config", check_path, "the TOML file to check")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (CLI::ParseError const& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : exit_invalid;
+    }
+
+    if (*check) return do_check(check_path);
+    return do_serve(config_path, log_level);
+}
+
+} // namespace edge522

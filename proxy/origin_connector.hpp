@@ -1,0 +1,38 @@
+#pragma once
+// Resolve and connect to one origin server under Cloudflare's deadlines. Where the 522 deadline
+// starts: the stream timer is armed immediately before the first SYN (after resolution, which has
+// its own deadline), and one deadline covers every address a name resolves to.
+// Runs as a coroutine on the worker's executor that owns the exchange.
+
+#include "config/config.hpp"
+#include "proxy/failure.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace edge522 {
+
+struct connect_result {
+    std::optional<boost::beast::tcp_stream> stream;  // set on success
+    failure why = failure::connect_timeout;           // meaningful when !stream
+    boost::system::error_code ec;                     // the socket-level cause
+    std::chrono::milliseconds dns_time{0};
+    std::chrono::milliseconds connect_time{0};       // from the first SYN to success/failure
+    std::string address;                              // the endpoint tried last, "127.0.0.1:3000"
+};
+
+// `timeouts.connect` bounds the handshake, `dns_timeout` the resolution. On success the socket has
+// TCP_NODELAY and, when timeouts.request_ack > 0, TCP_USER_TIMEOUT = request_ack (so a request the
+// origin never ACKs fails with ETIMEDOUT -> 522).
+boost::asio::awaitable<connect_result> connect_origin(config::host_port const& server,
+                                                      config::origin_timeouts const& timeouts,
+                                                      std::chrono::milliseconds dns_timeout);
+
+// "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
+std::string errno_name(boost::system::error_code const& ec);
+
+} // namespace edge522

@@ -1,0 +1,88 @@
+#include "proxy/worker.hpp"
+
+#include "proxy/client_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+namespace edge522 {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
+    net::steady_timer backoff(a.get_executor());
+    for (;;) {
+        auto [ec, socket] = co_await a.async_accept(use_nothrow);
+        if (!a.is_open() || ec == net::error::operation_aborted) co_return;
+        if (ec) {
+            // EMFILE/ENFILE/ENOBUFS: the pending connection stays queued; back off instead of
+            // spinning on an accept that fails again at once.
+            spdlog::warn("worker {}: accept failed: {}; retrying in 100 ms", w.index(), ec.message());
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
+        if (w.draining()) continue;  // socket closes as it goes out of scope
+        std::make_shared<client_session>(w, std::move(socket))->start();
+    }
+}
+
+} // namespace
+
+worker::worker(unsigned index, std::shared_ptr<runtime const> rt) : index_(index), rt_(std::move(rt)) {}
+
+void worker::add_acceptor(tcp::acceptor a) { acceptors_.push_back(std::move(a)); }
+
+void worker::run() {
+    for (auto& a : acceptors_) {
+        net::co_spawn(ioc_, accept_loop(*this, a), [this](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (std::exception const& ex) {
+                spdlog::critical("worker {}: accept loop ended by exception: {}", index_, ex.what());
+            }
+        });
+    }
+    do_sweep();
+    ioc_.run();
+}
+
+void worker::do_sweep() {
+    sweep_timer_.expires_after(std::chrono::seconds(1));
+    sweep_timer_.async_wait([this](boost::system::error_code ec) {
+        if (ec || draining_) return;
+        pool_.sweep();
+        do_sweep();
+    });
+}
+
+void worker::drain() {
+    net::post(ioc_, [this] {
+        draining_ = true;
+        boost::system::error_code ec;
+        for (auto& a : acceptors_) a.close(ec);
+        sweep_timer_.cancel();
+        accept_backoff_.cancel();
+        pool_.clear();
+        // Copy: a session may end (and unregister) as a result of being told.
+        std::vector<client_session*> sessions(sessions_.begin(), sessions_.end());
+        for (auto* s : sessions) s->drain();
+    });
+}
+
+void worker::update(std::shared_ptr<runtime const> rt) {
+    net::post(ioc_, [this, rt = std::move(rt)]() mutable { rt_ = std::move(rt); });
+}
+
+void worker::force_stop() { ioc_.stop(); }
+
+} // namespace edge522

@@ -1,0 +1,84 @@
+#pragma once
+// One worker = one thread = one io_context. It owns its acceptors (SO_REUSEPORT on the shared
+// listen addresses), its idle origin pool, its ray-id generator and the sessions it accepted:
+// a connection stays on its worker for its whole life, so nothing on the per-request path is
+// shared or locked. Config generations arrive by post() and are swapped between requests.
+//
+//   running --drain()--> draining (acceptors closed, idle sessions closed, in-flight finish)
+//           --> io_context runs out of work --> thread ends
+
+#include "config/config.hpp"
+#include "proxy/origin_pool.hpp"
+#include "proxy/ray_id.hpp"
+#include "proxy/router.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <unordered_set>
+#include <vector>
+
+namespace edge522 {
+
+class client_session;
+
+// One config generation, immutable, shared read-only by every worker.
+struct runtime {
+    explicit runtime(std::shared_ptr<config::config const> c) : cfg(std::move(c)), routes(*cfg) {}
+    std::shared_ptr<config::config const> cfg;
+    router routes;
+};
+
+class worker {
+public:
+    worker(unsigned index, std::shared_ptr<runtime const> rt);
+    worker(worker const&) = delete;
+    worker& operator=(worker const&) = delete;
+
+    boost::asio::io_context& context() noexcept { return ioc_; }
+    unsigned index() const noexcept { return index_; }
+
+    // Called before run(), from the server's thread: a bound, listening acceptor on this context.
+    void add_acceptor(boost::asio::ip::tcp::acceptor a);
+
+    // The thread body: starts the accept loops and the pool sweep, runs until out of work.
+    void run();
+
+    // Thread-safe (they post to the worker).
+    void drain();
+    void update(std::shared_ptr<runtime const> rt);
+    void force_stop();
+
+    // For sessions, on this worker's thread only.
+    std::shared_ptr<runtime const> const& current() const noexcept { return rt_; }
+    origin_pool& pool() noexcept { return pool_; }
+    ray_id_generator& rays() noexcept { return rays_; }
+    bool draining() const noexcept { return draining_; }
+    void add_session(client_session* s) { sessions_.insert(s); }
+    void remove_session(client_session* s) { sessions_.erase(s); }
+
+    std::size_t active_sessions() const noexcept { return active_.load(std::memory_order_relaxed); }
+
+private:
+    void do_accept(std::size_t i);
+    void do_sweep();
+
+    unsigned index_;
+    boost::asio::io_context ioc_{1};
+    std::shared_ptr<runtime const> rt_;
+    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+    boost::asio::steady_timer sweep_timer_{ioc_};
+    boost::asio::steady_timer accept_backoff_{ioc_};
+    origin_pool pool_;
+    ray_id_generator rays_;
+    bool draining_ = false;
+    std::unordered_set<client_session*> sessions_;
+    std::atomic<std::size_t> active_{0};
+    friend class client_session;
+};
+
+} // namespace edge522

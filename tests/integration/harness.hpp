@@ -1,0 +1,154 @@
+#pragma once
+// Loopback scenario kit: real origins (healthy, refusing, blackholed, silent, garbage, empty,
+// reset, slow, streaming), the real edge522 binary started from an inline TOML string on port 0,
+// and a raw HTTP client. Everything stays on 127.0.0.1; every port comes from binding port 0.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace edge522::test {
+
+using clock_type = std::chrono::steady_clock;
+
+// A test origin on 127.0.0.1:<port 0>, served by its own thread.
+class origin {
+public:
+    enum class behaviour {
+        healthy,   // 200, body = the request head it received (so tests can see forwarded headers)
+        slow,      // like healthy, after `delay`
+        silent,    // accepts, reads, never answers
+        garbage,   // answers bytes that are not HTTP
+        empty,     // reads the request, closes without a byte
+        reset,     // reads the request, resets the connection (SO_LINGER 0)
+        stream,    // 200 with `stream_bytes` of body, chunked or with Content-Length
+        echo_size, // 200, body = the number of request body bytes received
+    };
+
+    explicit origin(behaviour b, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+    ~origin();
+
+    std::uint16_t port() const noexcept { return port_; }
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    unsigned connections() const noexcept { return connections_.load(); }
+    unsigned requests() const noexcept { return requests_.load(); }
+    std::string last_head() const;
+
+    std::uint64_t stream_bytes = 0;
+    bool stream_chunked = false;
+
+private:
+    void serve(boost::asio::ip::tcp::socket s);
+
+    behaviour behaviour_;
+    std::chrono::milliseconds delay_;
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::uint16_t port_ = 0;
+    std::atomic<unsigned> connections_{0};
+    std::atomic<unsigned> requests_{0};
+    mutable std::mutex mutex_;
+    std::string last_head_;
+    std::thread thread_;
+    std::vector<std::thread> conn_threads_;
+    std::atomic<bool> stopping_{false};
+};
+
+// Bound, not listening: every connect gets RST (ECONNREFUSED).
+class refusing_origin {
+public:
+    refusing_origin();
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+private:
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::socket socket_{ioc_};
+    std::uint16_t port_ = 0;
+};
+
+// listen(backlog 0) + one connect that is never accepted: the accept queue is full, further SYNs
+// are dropped, connects hang in SYN-SENT. No root needed.
+class blackholed_origin {
+public:
+    blackholed_origin();
+    ~blackholed_origin();
+    std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    std::uint16_t port() const noexcept { return port_; }
+private:
+    int listen_fd_ = -1;
+    int filler_fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
+// The real binary, from a TOML string. stdout+stderr go to a log file (never a pipe that could
+// fill). The constructor waits for the "listening on" line.
+class edge {
+public:
+    explicit edge(std::string const& toml, std::vector<std::string> extra_args = {},
+                  std::vector<std::string> wrapper = {});
+    ~edge();
+
+    std::uint16_t port() const noexcept { return port_; }
+    int pid() const noexcept { return pid_; }
+    std::string log() const;
+    // Sends `sig`; wait_exit() then returns the exit code (or -signal).
+    void signal(int sig) const;
+    int wait_exit(std::chrono::milliseconds limit = std::chrono::milliseconds(15000));
+    long rss_kib() const;   // VmRSS
+    long hwm_kib() const;   // VmHWM
+
+private:
+    int pid_ = -1;
+    std::uint16_t port_ = 0;
+    std::string dir_;
+    bool exited_ = false;
+};
+
+// Runs the binary to completion (for `check`, bad configs, bind conflicts).
+struct run_result {
+    int exit_code = -1;
+    std::string output;  // stdout + stderr
+};
+run_result run_edge(std::vector<std::string> args, std::chrono::milliseconds limit = std::chrono::milliseconds(10000));
+std::string write_temp(std::string const& name, std::string const& content);
+
+struct response {
+    int status = 0;            // 0 = no parsable response (connection closed / timed out)
+    std::string status_line;   // "HTTP/1.1 522 Connection Timed Out"
+    std::map<std::string, std::string> headers;  // lowercase names; repeated fields joined by ", "
+    std::string body;
+    double seconds = 0;        // from the request's first byte sent to the response fully read
+    std::string header(std::string const& name) const;
+};
+
+// A raw client connection to the edge.
+class client {
+public:
+    explicit client(std::uint16_t port, std::chrono::milliseconds recv_timeout = std::chrono::milliseconds(10000));
+    void send(std::string const& raw);
+    response read_response(bool head_request = false);
+    response request(std::string const& raw, bool head_request = false);
+    // True when the peer closed (EOF/RST) within `limit`.
+    bool closed_within(std::chrono::milliseconds limit);
+private:
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::socket socket_{ioc_};
+    std::string pending_;
+};
+
+// One GET on a new connection.
+response get(std::uint16_t port, std::string const& target = "/", std::string const& host = "app.test",
+             std::string const& extra_headers = "");
+
+// A config with one origin "app" for every host, the given servers and timeouts, admin off.
+std::string simple_config(std::vector<std::string> const& servers, std::string const& timeouts_toml = "",
+                          std::string const& origin_extra = "", std::string const& edge_extra = "");
+
+} // namespace edge522::test
