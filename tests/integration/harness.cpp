@@ -231,6 +231,12 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             if (!send_all(fd, out)) return;
             break;
         }
+        case behaviour::close_after: {
+            std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+            send_all(fd, out);
+            ::shutdown(fd, SHUT_RDWR);
+            return;
+        }
         case behaviour::echo_size: {
             auto b = std::to_string(body);
             if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b)) return;

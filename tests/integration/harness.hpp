@@ -31,6 +31,7 @@ public:
         reset,     // reads the request, resets the connection (SO_LINGER 0)
         stream,    // 200 with `stream_bytes` of body, chunked or with Content-Length
         echo_size, // 200, body = the number of request body bytes received
+        close_after, // like healthy (keep-alive headers and all), then closes the connection
     };
 
     explicit origin(behaviour b, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
@@ -98,6 +99,7 @@ public:
     std::uint16_t port() const noexcept { return port_; }
     int pid() const noexcept { return pid_; }
     std::string log() const;
+    std::string config_path() const { return dir_ + "/edge.toml"; }
     // Sends `sig`; wait_exit() then returns the exit code (or -signal).
     void signal(int sig) const;
     int wait_exit(std::chrono::milliseconds limit = std::chrono::milliseconds(15000));

@@ -1,0 +1,125 @@
+// Bad client input never crashes or hangs the edge, and the edge keeps serving others throughout.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace edge522::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("bad client input gets 400/408/431/501 and the edge keeps serving", "[client]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "client_header = \"300ms\"", "", "max_request_header = \"4KiB\""));
+
+    SECTION("malformed request line -> 400") {
+        client c(e.port());
+        auto r = c.request("GARBAGE\x01 / HTTP/1.1\r\nHost: a\r\n\r\n");
+        CHECK(r.status == 400);
+        CHECK(c.closed_within(2000ms));
+    }
+    SECTION("malformed header -> 400") {
+        client c(e.port());
+        CHECK(c.request("GET / HTTP/1.1\r\nHost a.test\r\n\r\n").status == 400);
+    }
+    SECTION("head over max_request_header -> 431") {
+        client c(e.port());
+        auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+        CHECK(r.status == 431);
+        CHECK(r.status_line == "HTTP/1.1 431 Request Header Fields Too Large");
+    }
+    SECTION("incomplete head after client_header -> 408 and close, on time") {
+        client c(e.port());
+        auto t0 = clock_type::now();
+        c.send("GET / HTT");
+        auto r = c.read_response();
+        double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+        CHECK(r.status == 408);
+        CHECK(s >= 0.29);
+        CHECK(s < 1.5);
+        CHECK(c.closed_within(2000ms));
+    }
+    SECTION("Content-Length with Transfer-Encoding -> 400") {
+        client c(e.port());
+        auto r = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        CHECK(r.status == 400);
+        CHECK(o.requests() == 0);
+    }
+    SECTION("unknown transfer-coding -> 501 (or 400)") {
+        client c(e.port());
+        auto r = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n");
+        CHECK((r.status == 501 || r.status == 400));
+        CHECK(o.requests() == 0);
+    }
+    SECTION("HTTP/1.1 without Host -> 400") {
+        client c(e.port());
+        CHECK(c.request("GET / HTTP/1.1\r\n\r\n").status == 400);
+    }
+    SECTION("a silent connection is closed at client_header without an answer") {
+        client c(e.port());
+        CHECK(c.closed_within(2000ms));
+    }
+    // Whatever happened above, the edge still serves.
+    CHECK(get(e.port()).status == 200);
+}
+
+TEST_CASE("a slow client does not block others", "[client]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "client_header = \"2s\""));
+    client slow(e.port());
+    slow.send("GET / HTTP/1.1\r\nHo");
+    for (int i = 0; i < 5; ++i) {
+        auto r = get(e.port());
+        CHECK(r.status == 200);
+        CHECK(r.seconds < 1.0);
+    }
+}
+
+TEST_CASE("GET /cdn-cgi/error/CODE renders that page without touching an origin", "[client][pages]") {
+    refusing_origin ro;
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    for (int code : {520, 521, 522, 523, 524, 525, 526, 530, 403}) {
+        auto r = get(e.port(), "/cdn-cgi/error/" + std::to_string(code));
+        CHECK(r.status == code);
+        CHECK(!r.header("cf-ray").empty());
+    }
+    CHECK(get(e.port(), "/cdn-cgi/error/522").status_line == "HTTP/1.1 522 Connection Timed Out");
+    CHECK(get(e.port(), "/cdn-cgi/error/999").status == 404);
+    CHECK(get(e.port(), "/cdn-cgi/error/abc").status == 404);
+    CHECK(o.requests() == 0);
+}
+
+TEST_CASE("error bodies follow Accept: HTML, JSON, problem+json, Markdown", "[client][pages]") {
+    blackholed_origin bh;
+    edge e(simple_config({bh.address()}, "connect = \"100ms\""));
+    auto html = get(e.port(), "/", "shop.test", "Accept: text/html\r\n");
+    CHECK(html.status == 522);
+    CHECK(html.header("content-type").find("text/html") == 0);
+    CHECK(html.body.find("<title>shop.test | 522: Connection timed out</title>") != std::string::npos);
+    CHECK(html.header("cache-control") == "private, max-age=0, no-store, no-cache, must-revalidate, post-check=0, pre-check=0");
+    CHECK(html.header("expires") == "Thu, 01 Jan 1970 00:00:01 GMT");
+    CHECK(html.header("x-frame-options") == "SAMEORIGIN");
+    CHECK(html.header("referrer-policy") == "same-origin");
+
+    auto json = get(e.port(), "/", "shop.test", "Accept: text/html;q=0.5, application/json\r\n");
+    CHECK(json.header("content-type").find("application/json") == 0);
+    CHECK(json.body.find("\"error_name\":\"connection_timeout\"") != std::string::npos);
+    CHECK(json.body.find("\"zone\":\"shop.test\"") != std::string::npos);
+    CHECK(json.body.find("\"instance\":\"" + json.header("cf-ray") + "\"") != std::string::npos);
+
+    auto problem = get(e.port(), "/", "shop.test", "Accept: application/problem+json\r\n");
+    CHECK(problem.header("content-type").find("application/problem+json") == 0);
+
+    auto md = get(e.port(), "/", "shop.test", "Accept: text/markdown\r\n");
+    CHECK(md.header("content-type").find("text/markdown") == 0);
+    CHECK(md.body.find("# Error 522") != std::string::npos);
+}
+
+TEST_CASE("diagnostics = false drops the diagnosis header", "[client][pages]") {
+    refusing_origin ro;
+    edge e(simple_config({ro.address()}, "", "", "diagnostics = false"));
+    auto r = get(e.port());
+    CHECK(r.status == 521);
+    CHECK(r.header("edge522-diagnosis").empty());
+    CHECK(r.body.find("ECONNREFUSED") == std::string::npos);
+}

@@ -1,0 +1,104 @@
+// The process: check, bad configs, bind conflicts, drain on SIGTERM, reload on SIGHUP.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <future>
+
+using namespace edge522::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("check exits 0 on a valid file and 2 with FILE:LINE:COL errors", "[cli]") {
+    auto good = write_temp("good.toml", simple_config({"127.0.0.1:3000"}));
+    auto r = run_edge({"check", "--config", good});
+    CHECK(r.exit_code == 0);
+    auto bad = write_temp("bad.toml", "[edge]\nlisten = [\"127.0.0.1:0\"]\n[timeouts]\nconnect = \"19\"\ntiemout = 1\n"
+                                       "[[origins]]\nname = \"app\"\nservers = [\"127.0.0.1:3000\"]\n");
+    r = run_edge({"check", "--config", bad});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(bad + ":4:") != std::string::npos);
+    CHECK(r.output.find(bad + ":5:") != std::string::npos);
+}
+
+TEST_CASE("serving with a bad file prints the errors and exits 2", "[cli]") {
+    auto bad = write_temp("bad.toml", "[edge]\nlisten = [\"nonsense\"]\n");
+    auto r = run_edge({"--config", bad});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(bad + ":2:") != std::string::npos);
+}
+
+TEST_CASE("a listener that cannot be bound is a startup error (exit 2)", "[cli]") {
+    origin o(origin::behaviour::healthy);
+    edge first(simple_config({o.address()}));
+    std::string cfg = "[edge]\nlisten = [\"127.0.0.1:" + std::to_string(first.port()) + "\"]\nthreads = 2\n"
+                      "[admin]\nlisten = \"\"\n[[origins]]\nname = \"app\"\nservers = [\"" + o.address() + "\"]\n";
+    auto r = run_edge({"--config", write_temp("clash.toml", cfg)});
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
+}
+
+TEST_CASE("--help and --version", "[cli]") {
+    auto h = run_edge({"--help"});
+    CHECK(h.exit_code == 0);
+    CHECK(h.output.find("--config") != std::string::npos);
+    CHECK(h.output.find("check") != std::string::npos);
+    auto v = run_edge({"--version"});
+    CHECK(v.exit_code == 0);
+    CHECK(v.output.find("edge522 ") == 0);
+}
+
+TEST_CASE("SIGTERM drains: in-flight exchanges finish, idle connections close, exit 0", "[lifecycle]") {
+    origin slow(origin::behaviour::slow, 600ms);
+    edge e(simple_config({slow.address()}, "", "", "drain_timeout = \"5s\""));
+    client idle(e.port());
+    CHECK(idle.request("GET /cdn-cgi/error/522 HTTP/1.1\r\nHost: a\r\n\r\n").status == 522);  // now idle
+    auto inflight = std::async(std::launch::async, [&] { return get(e.port(), "/slow"); });
+    std::this_thread::sleep_for(200ms);  // the request has reached the origin
+    e.signal(SIGTERM);
+    CHECK(idle.closed_within(1000ms));
+    auto r = inflight.get();
+    CHECK(r.status == 200);
+    CHECK(r.header("connection") == "close");
+    CHECK(e.wait_exit(5000ms) == 0);
+    CHECK_THROWS(client(e.port()));  // no longer accepting
+}
+
+TEST_CASE("drain_timeout bounds the drain", "[lifecycle]") {
+    origin silent(origin::behaviour::silent);
+    edge e(simple_config({silent.address()}, "read = \"60s\"", "", "drain_timeout = \"300ms\""));
+    auto stuck = std::async(std::launch::async, [&] { return get(e.port(), "/"); });
+    std::this_thread::sleep_for(200ms);
+    auto t0 = clock_type::now();
+    e.signal(SIGTERM);
+    CHECK(e.wait_exit(5000ms) == 0);
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(s >= 0.29);
+    CHECK(s < 2.0);
+    stuck.get();
+}
+
+TEST_CASE("SIGHUP reloads a valid file and keeps the running config on errors", "[lifecycle]") {
+    origin healthy(origin::behaviour::healthy);
+    refusing_origin ro;
+    edge e(simple_config({ro.address()}));
+    CHECK(get(e.port()).status == 521);
+
+    auto rewrite = [&](std::string const& text) {
+        std::ofstream(e.config_path(), std::ios::trunc) << text;
+        e.signal(SIGHUP);
+    };
+    rewrite(simple_config({healthy.address()}));
+    bool switched = false;
+    for (int i = 0; i < 100 && !switched; ++i) {
+        std::this_thread::sleep_for(20ms);
+        switched = get(e.port()).status == 200;
+    }
+    CHECK(switched);
+
+    rewrite("[edge]\nlisten = [\"127.0.0.1:0\"]\n[timeouts]\nconnect = \"soon\"\n");
+    std::this_thread::sleep_for(300ms);
+    CHECK(get(e.port()).status == 200);  // the running config stays
+    CHECK(e.log().find("reload rejected") != std::string::npos);
+}
