@@ -109,7 +109,7 @@ failure classify_connect_error(boost::system::error_code const& ec) noexcept {
 
 failure classify_response_error(boost::system::error_code const& ec, bool got_bytes) noexcept {
     namespace aerr = boost::asio::error;
-    namespace herr = boost::beast::http::error;
+    using herr = boost::beast::http::error;  // an enum class, not a namespace
     if (ec == boost::beast::error::timeout) return failure::read_timeout;
     // TCP_USER_TIMEOUT expiry: the kernel gave up waiting for the origin to ACK our request.
     if (ec == aerr::timed_out) return failure::request_not_acked;
