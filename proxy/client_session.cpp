@@ -57,17 +57,17 @@ std::string describe_connect_failure(connect_result const& cr, config::origin_ti
     case failure::connect_timeout:
         d = "TCP handshake with " + cr.address + " not completed within " +
             config::format_duration(t.connect) + " (no SYN-ACK; waited " +
-            std::to_string(cr.connect_time.count()) + " ms)";
+            std::to_string(cr.connect_time.count() / 1000) + " ms)";
         break;
     case failure::connect_refused:
-        d = "connect to " + cr.address + " refused after " + std::to_string(cr.connect_time.count()) +
+        d = "connect to " + cr.address + " refused after " + std::to_string(cr.connect_time.count() / 1000) +
             " ms (RST: nothing listening, or a firewall REJECT)";
         break;
     case failure::unreachable:
-        d = "no route to " + cr.address + " after " + std::to_string(cr.connect_time.count()) + " ms";
+        d = "no route to " + cr.address + " after " + std::to_string(cr.connect_time.count() / 1000) + " ms";
         break;
     default:
-        d = "connect to " + cr.address + " failed after " + std::to_string(cr.connect_time.count()) + " ms";
+        d = "connect to " + cr.address + " failed after " + std::to_string(cr.connect_time.count() / 1000) + " ms";
         break;
     }
     d += " (" + errno_name(cr.ec) + ")";
@@ -255,6 +255,7 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
             more = co_await send_error(failure::no_origin_for_host, x, keep_alive && parser.is_done());
         }
 
+        if (x.status != 0) worker_.metrics().count_request(x.origin, x.status);
         log_access({client_ip_, x.host, x.method, x.target, x.status, x.origin, x.server, x.connect_ms,
                     x.first_byte_ms, ms_since(x.started), x.ray, x.failure_name, x.failed_phase});
         if (!more || worker_.draining()) break;
@@ -327,15 +328,20 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                     break;
                 }
             }
+            auto& m = worker_.metrics();
+            ++m.connects_pending;
             auto cr = co_await connect_origin(server, o.timeouts, cfg.timeouts.dns);
+            --m.connects_pending;
+            if (cr.why != failure::dns_failed || cr.stream)
+                m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
             x.server = cr.address;
             if (cr.stream) {
                 conn.emplace(std::move(*cr.stream));
                 server_key = server.text;
-                x.connect_ms = static_cast<long>(cr.connect_time.count());
+                x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
                 break;
             }
-            x.connect_ms = static_cast<long>(cr.connect_time.count());
+            x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
             x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect", describe_connect_failure(cr, o.timeouts));
             // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
             if (o.failover && info(cr.why).failover && attempt == 0 && si + 1 < o.servers.size()) {

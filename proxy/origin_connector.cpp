@@ -115,7 +115,7 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
     auto t0 = clock_type::now();
     stream.expires_after(timeouts.connect);
     auto [ec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
-    r.connect_time = since(t0);
+    r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0);
     if (ec) {
         r.why = classify_connect_error(ec);
         r.ec = ec;

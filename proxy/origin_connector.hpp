@@ -21,7 +21,7 @@ struct connect_result {
     failure why = failure::connect_timeout;           // meaningful when !stream
     boost::system::error_code ec;                     // the socket-level cause
     std::chrono::milliseconds dns_time{0};
-    std::chrono::milliseconds connect_time{0};       // from the first SYN to success/failure
+    std::chrono::microseconds connect_time{0};       // from the first SYN to success/failure
     std::string address;                              // the endpoint tried last, "127.0.0.1:3000"
 };
 

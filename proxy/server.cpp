@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include "proxy/admin.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -95,17 +97,17 @@ bool server::bind_listeners() {
     return true;
 }
 
-void server::reload() {
+std::vector<config::config_error> server::reload() {
     if (config_path_.empty()) {
-        spdlog::warn("SIGHUP: serving the embedded default config, there is no file to reload");
-        return;
+        spdlog::warn("reload: serving the embedded default config, there is no file to reload");
+        return {config::config_error{"<embedded default>", 0, 0, "no config file to reload (started without --config)"}};
     }
     auto r = config::load_file(config_path_);
     if (!r.errors.empty()) {
         for (auto const& e : r.errors) spdlog::error("reload rejected: {}", e.to_string());
         spdlog::error("reload of {} rejected with {} error(s); the running config stays", config_path_,
                       r.errors.size());
-        return;
+        return r.errors;
     }
     if (r.cfg->edge.listen != cfg_->edge.listen || r.cfg->edge.threads != cfg_->edge.threads)
         spdlog::warn("reload: edge.listen and edge.threads changes take effect only after a restart");
@@ -113,6 +115,7 @@ void server::reload() {
     auto rt = std::make_shared<runtime const>(cfg_);
     for (auto& w : workers_) w->update(rt);
     spdlog::info("reloaded {}", config_path_);
+    return {};
 }
 
 int server::run() {
@@ -124,6 +127,18 @@ int server::run() {
     if (!bind_listeners()) return 2;
 
     net::io_context control;
+    std::vector<worker*> wps;
+    for (auto& w : workers_) wps.push_back(w.get());
+    std::optional<admin> api;
+    if (cfg_->admin.listen) {
+        api.emplace(control, wps, admin::hooks{[this] { return cfg_; }, [this] { return reload(); }});
+        if (auto ec = api->listen(*cfg_->admin.listen)) {
+            std::cerr << "edge522: cannot listen on " << cfg_->admin.listen->text << " (admin): " << ec.message() << "\n";
+            return 2;
+        }
+        std::cout << "edge522 admin listening on http://" << endpoint_text(api->local_endpoint()) << std::endl;
+        api->start();
+    }
     net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
     net::steady_timer drain_deadline(control);
     std::atomic<unsigned> running{n};
@@ -147,12 +162,13 @@ int server::run() {
         signals.async_wait([&](boost::system::error_code ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload();
+                (void)reload();
             } else if (!draining) {
                 draining = true;
                 spdlog::info("{}: draining (at most {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                              config::format_duration(cfg_->edge.drain_timeout));
                 for (auto& w : workers_) w->drain();
+                if (api) api->stop();
                 drain_deadline.expires_after(cfg_->edge.drain_timeout);
                 drain_deadline.async_wait([&](boost::system::error_code tec) {
                     if (tec) return;

@@ -24,7 +24,7 @@ public:
 
 private:
     bool bind_listeners();
-    void reload();
+    std::vector<config::config_error> reload();
 
     std::shared_ptr<config::config const> cfg_;
     std::string config_path_;

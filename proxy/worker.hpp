@@ -8,11 +8,13 @@
 //           --> io_context runs out of work --> thread ends
 
 #include "config/config.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/origin_pool.hpp"
 #include "proxy/ray_id.hpp"
 #include "proxy/router.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -56,12 +58,23 @@ public:
     // For sessions, on this worker's thread only.
     std::shared_ptr<runtime const> const& current() const noexcept { return rt_; }
     origin_pool& pool() noexcept { return pool_; }
+    worker_metrics& metrics() noexcept { return metrics_; }
     ray_id_generator& rays() noexcept { return rays_; }
     bool draining() const noexcept { return draining_; }
     void add_session(client_session* s) { sessions_.insert(s); }
     void remove_session(client_session* s) { sessions_.erase(s); }
 
     std::size_t active_sessions() const noexcept { return active_.load(std::memory_order_relaxed); }
+
+    // Thread-safe: runs `f(copy of this worker's metrics)` on the worker's thread.
+    template <class F>
+    void with_metrics(F f) {
+        boost::asio::post(ioc_, [this, f = std::move(f)]() mutable {
+            worker_metrics copy = metrics_;
+            copy.connections_active = sessions_.size();
+            f(std::move(copy));
+        });
+    }
 
 private:
     void do_accept(std::size_t i);
@@ -74,6 +87,7 @@ private:
     boost::asio::steady_timer sweep_timer_{ioc_};
     boost::asio::steady_timer accept_backoff_{ioc_};
     origin_pool pool_;
+    worker_metrics metrics_;
     ray_id_generator rays_;
     bool draining_ = false;
     std::unordered_set<client_session*> sessions_;

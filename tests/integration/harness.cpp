@@ -395,6 +395,16 @@ edge::~edge() {
 }
 
 std::string edge::log() const { return slurp(dir_ + "/edge.log"); }
+
+std::uint16_t edge::admin_port() const {
+    auto text = log();
+    static constexpr std::string_view marker = "admin listening on http://";
+    auto p = text.find(marker);
+    if (p == std::string::npos) return 0;
+    auto rest = text.substr(p + marker.size());
+    auto colon = rest.find_last_of(':', rest.find('\n'));
+    return static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
+}
 void edge::signal(int sig) const { ::kill(pid_, sig); }
 int edge::wait_exit(std::chrono::milliseconds limit) { return wait_pid(pid_, limit, exited_); }
 long edge::rss_kib() const { return proc_status_kib(pid_, "VmRSS"); }
@@ -517,9 +527,12 @@ response get(std::uint16_t port, std::string const& target, std::string const& h
 }
 
 std::string simple_config(std::vector<std::string> const& servers, std::string const& timeouts_toml,
-                          std::string const& origin_extra, std::string const& edge_extra) {
-    std::string s = "[edge]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\n" + edge_extra + "\n";
-    s += "[admin]\nlisten = \"\"\n\n";
+                          std::string const& origin_extra, std::string const& edge_extra,
+                          std::string const& admin_toml) {
+    std::string s = "[edge]\nlisten = [\"127.0.0.1:0\"]\n";
+    if (edge_extra.find("threads") == std::string::npos) s += "threads = 1\n";
+    s += edge_extra + "\n";
+    s += "[admin]\n" + admin_toml + "\n\n";
     if (!timeouts_toml.empty()) s += "[timeouts]\n" + timeouts_toml + "\n\n";
     s += "[[origins]]\nname = \"app\"\nhosts = [\"*\"]\nservers = [";
     for (std::size_t i = 0; i < servers.size(); ++i) s += (i ? ", \"" : "\"") + servers[i] + "\"";

@@ -97,6 +97,7 @@ public:
     ~edge();
 
     std::uint16_t port() const noexcept { return port_; }
+    std::uint16_t admin_port() const;  // from the "admin listening on" line; 0 when none
     int pid() const noexcept { return pid_; }
     std::string log() const;
     std::string config_path() const { return dir_ + "/edge.toml"; }
@@ -149,8 +150,10 @@ private:
 response get(std::uint16_t port, std::string const& target = "/", std::string const& host = "app.test",
              std::string const& extra_headers = "");
 
-// A config with one origin "app" for every host, the given servers and timeouts, admin off.
+// A config with one origin "app" for every host, the given servers and timeouts; admin off unless
+// `admin_toml` gives the [admin] body.
 std::string simple_config(std::vector<std::string> const& servers, std::string const& timeouts_toml = "",
-                          std::string const& origin_extra = "", std::string const& edge_extra = "");
+                          std::string const& origin_extra = "", std::string const& edge_extra = "",
+                          std::string const& admin_toml = "listen = \"\"");
 
 } // namespace edge522::test

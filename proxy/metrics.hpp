@@ -1,0 +1,41 @@
+#pragma once
+// Per-worker counters. Each worker owns one `worker_metrics` and is the only thread that writes it;
+// the admin API collects copies by posting to every worker and merges them on its own thread, so
+// the request path takes no lock and shares no cache line.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace edge522 {
+
+struct connect_histogram {
+    // Seconds; Cloudflare's 19 s deadline gets its own bucket.
+    static constexpr std::array<double, 14> bounds{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                   0.5,   1,     2.5,  5,     10,   19,  30};
+    std::array<std::uint64_t, bounds.size()> buckets{};  // non-cumulative; rendered cumulative
+    std::uint64_t count = 0;
+    double sum = 0;
+
+    void observe(double seconds) noexcept;
+    void merge(connect_histogram const& o) noexcept;
+};
+
+struct worker_metrics {
+    // origin ("" = the request never reached an origin) -> status code -> count
+    std::map<std::string, std::map<unsigned, std::uint64_t>, std::less<>> requests;
+    std::map<std::string, connect_histogram, std::less<>> connect;  // by origin
+    std::uint64_t connects_pending = 0;
+    std::uint64_t connections_active = 0;
+
+    void count_request(std::string_view origin, unsigned status);
+    void observe_connect(std::string_view origin, double seconds);
+    void merge(worker_metrics const& o);
+};
+
+// Prometheus text exposition format 0.0.4.
+std::string render_prometheus(worker_metrics const& m);
+
+} // namespace edge522
