@@ -372,7 +372,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                 fresh_only = true;
                 continue;
             }
-            auto f = wec == beast::error::timeout ? failure::write_timeout : failure::connection_reset;
+            auto f = classify_write_error(wec);
             x.fail(f, "request", "writing the request head to " + x.server + " failed (" + errno_name(wec) + ")");
             co_return co_await send_error(f, x, false);
         }
@@ -404,9 +404,10 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             auto [bec, bn] = co_await http::async_write(*conn, sr, use_nothrow);
             if (bec == http::error::need_buffer) bec = {};
             if (bec) {
-                auto f = bec == beast::error::timeout ? failure::write_timeout : failure::connection_reset;
-                x.fail(f, "request_body", bec == beast::error::timeout
-                    ? "origin " + x.server + " did not take the request body within " + config::format_duration(o.timeouts.write)
+                auto f = classify_write_error(bec);
+                x.fail(f, "request_body",
+                    f == failure::write_timeout ? "origin " + x.server + " did not take the request body within " + config::format_duration(o.timeouts.write)
+                    : f == failure::request_not_acked ? "origin " + x.server + " did not ACK the request within " + config::format_duration(o.timeouts.request_ack)
                     : "writing the request body to " + x.server + " failed (" + errno_name(bec) + ")");
                 co_return co_await send_error(f, x, false);
             }

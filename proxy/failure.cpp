@@ -121,4 +121,12 @@ failure classify_response_error(boost::system::error_code const& ec, bool got_by
     return failure::invalid_response;
 }
 
+failure classify_write_error(boost::system::error_code const& ec) noexcept {
+    namespace aerr = boost::asio::error;
+    if (ec == boost::beast::error::timeout) return failure::write_timeout;       // our `write` timer
+    if (ec == aerr::timed_out) return failure::request_not_acked;               // TCP_USER_TIMEOUT
+    if (ec == aerr::host_unreachable || ec == aerr::network_unreachable) return failure::unreachable;
+    return failure::connection_reset;  // EPIPE / ECONNRESET: the origin closed while we wrote
+}
+
 } // namespace edge522

@@ -63,5 +63,6 @@ std::optional<failure> failure_for_code(unsigned code) noexcept;
 // "we cancelled"); callers handle it first.
 failure classify_connect_error(boost::system::error_code const& ec) noexcept;   // connect phase
 failure classify_response_error(boost::system::error_code const& ec, bool got_bytes) noexcept;
+failure classify_write_error(boost::system::error_code const& ec) noexcept;  // writing the request
 
 } // namespace edge522

@@ -132,6 +132,10 @@ long long consume_body(int fd, std::string& buf, std::string const& head) {
 origin::origin(behaviour b, std::chrono::milliseconds delay)
     : behaviour_(b), delay_(delay), acceptor_(ioc_) {
     int fd = loopback_socket(0, true);
+    if (b == behaviour::stall) {
+        int small = 4096;  // inherited by accepted sockets; set before listen so the window stays small
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     if (::listen(fd, 1024) != 0) throw std::runtime_error("listen failed");
     port_ = bound_port(fd);
     acceptor_.assign(boost::asio::ip::tcp::v4(), fd);
@@ -151,6 +155,10 @@ origin::origin(behaviour b, std::chrono::milliseconds delay)
             boost::asio::ip::tcp::socket s(ioc_);
             s.assign(boost::asio::ip::tcp::v4(), c);
             std::lock_guard lk(mutex_);
+            if (behaviour_ == behaviour::stall) {
+                stalled_.push_back(std::move(s));
+                continue;
+            }
             conn_threads_.emplace_back([this, s = std::move(s)]() mutable { serve(std::move(s)); });
         }
     });
@@ -230,6 +238,21 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
                               "X-Accel-Redirect: /internal\r\n\r\n" + head;
             if (!send_all(fd, out)) return;
             break;
+        }
+        case behaviour::stall:
+            return;
+        case behaviour::upgrade: {
+            if (!send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+                return;
+            if (!buf.empty() && !send_all(fd, buf)) return;
+            buf.clear();
+            for (;;) {
+                char tmp[4096];
+                ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !stopping_) continue;
+                if (n <= 0) return;
+                if (!send_all(fd, std::string_view(tmp, static_cast<std::size_t>(n)))) return;
+            }
         }
         case behaviour::close_after: {
             std::string out = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
@@ -507,6 +530,13 @@ response client::request(std::string const& raw, bool head_request) {
     auto r = read_response(head_request);
     r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
     return r;
+}
+
+std::string client::read_exactly(std::size_t n) {
+    if (!fill(socket_.native_handle(), pending_, n)) return pending_;
+    auto out = pending_.substr(0, n);
+    pending_.erase(0, n);
+    return out;
 }
 
 bool client::closed_within(std::chrono::milliseconds limit) {

@@ -32,6 +32,8 @@ public:
         stream,    // 200 with `stream_bytes` of body, chunked or with Content-Length
         echo_size, // 200, body = the number of request body bytes received
         close_after, // like healthy (keep-alive headers and all), then closes the connection
+        stall,     // accepts with a tiny receive buffer and never reads: the window closes
+        upgrade,   // answers an Upgrade request with 101, then echoes bytes back
     };
 
     explicit origin(behaviour b, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
@@ -60,6 +62,7 @@ private:
     std::string last_head_;
     std::thread thread_;
     std::vector<std::thread> conn_threads_;
+    std::vector<boost::asio::ip::tcp::socket> stalled_;
     std::atomic<bool> stopping_{false};
 };
 
@@ -138,6 +141,7 @@ public:
     void send(std::string const& raw);
     response read_response(bool head_request = false);
     response request(std::string const& raw, bool head_request = false);
+    std::string read_exactly(std::size_t n);
     // True when the peer closed (EOF/RST) within `limit`.
     bool closed_within(std::chrono::milliseconds limit);
 private:

@@ -107,3 +107,21 @@ TEST_CASE("no failover after 520 or 524", "[52x][failover]") {
     CHECK(get(e.port()).status == 524);
     CHECK(healthy.requests() == 0);
 }
+
+TEST_CASE("522 when the origin does not take the request within request_ack", "[52x][522]") {
+    // The origin accepts but never reads, with a tiny receive window: the request body cannot be
+    // ACKed/taken, and TCP_USER_TIMEOUT = request_ack aborts the connection.
+    origin stalled(origin::behaviour::stall);
+    edge e(simple_config({stalled.address()}, "request_ack = \"500ms\"\nwrite = \"20s\""));
+    client c(e.port(), 15000ms);
+    std::string body(32 * 1024 * 1024, 'x');
+    auto t0 = clock_type::now();
+    c.send("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+    std::thread feeder([&] { try { c.send(body); } catch (...) {} });
+    auto r = c.read_response();
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    feeder.detach();
+    CHECK(r.status == 522);
+    CHECK(s >= 0.49);
+    CHECK(s < 5.0);
+}

@@ -169,3 +169,16 @@ TEST_CASE("routing by Host: exact, wildcard suffix, first match wins, no match i
     CHECK(r.body.find("1001") != std::string::npos);
     CHECK(a.requests() + b.requests() == 2);
 }
+
+TEST_CASE("WebSocket upgrades are relayed both ways", "[proxy][websocket]") {
+    origin o(origin::behaviour::upgrade);
+    edge e(simple_config({o.address()}));
+    client c(e.port());
+    auto r = c.request("GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", true);
+    CHECK(r.status == 101);
+    CHECK(r.header("upgrade") == "websocket");
+    CHECK(o.last_head().find("Upgrade: websocket") != std::string::npos);
+    c.send("ping-123");
+    CHECK(c.read_exactly(8) == "ping-123");
+}

@@ -177,3 +177,13 @@ TEST_CASE("classify_response_error", "[failure]") {
     CHECK(classify_response_error(http::error::bad_version, true) == failure::invalid_response);
     CHECK(classify_response_error(aerr::host_unreachable, false) == failure::unreachable);
 }
+
+TEST_CASE("classify_write_error: our write timer, TCP_USER_TIMEOUT, origin closed", "[failure]") {
+    using edge522::classify_write_error;
+    using edge522::failure;
+    CHECK(classify_write_error(boost::beast::error::timeout) == failure::write_timeout);
+    CHECK(classify_write_error(boost::asio::error::timed_out) == failure::request_not_acked);
+    CHECK(classify_write_error(boost::asio::error::broken_pipe) == failure::connection_reset);
+    CHECK(classify_write_error(boost::asio::error::connection_reset) == failure::connection_reset);
+    CHECK(classify_write_error(boost::asio::error::host_unreachable) == failure::unreachable);
+}
