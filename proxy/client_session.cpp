@@ -109,6 +109,7 @@ client_session::client_session(worker& w, tcp::socket socket)
       timer_(socket_.get_executor()), accepted_at_(clock::now()), client_ip_(client_address(socket_)) {
     worker_.add_session(this);
     worker_.active_.fetch_add(1, std::memory_order_relaxed);
+    worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
 }
@@ -116,6 +117,7 @@ client_session::client_session(worker& w, tcp::socket socket)
 client_session::~client_session() {
     worker_.remove_session(this);
     worker_.active_.fetch_sub(1, std::memory_order_relaxed);
+    worker_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void client_session::start() {

@@ -123,7 +123,7 @@ int server::run() {
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     auto rt = std::make_shared<runtime const>(cfg_);
-    for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt));
+    for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt, open_connections_));
     if (!bind_listeners()) return 2;
 
     net::io_context control;

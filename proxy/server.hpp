@@ -6,6 +6,8 @@
 #include "config/config.hpp"
 #include "proxy/worker.hpp"
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +31,7 @@ private:
     std::shared_ptr<config::config const> cfg_;
     std::string config_path_;
     std::vector<std::unique_ptr<worker>> workers_;
+    std::atomic<std::uint64_t> open_connections_{0};
 };
 
 } // namespace edge522

@@ -15,8 +15,6 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
-namespace {
-
 net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
     net::steady_timer backoff(a.get_executor());
     for (;;) {
@@ -31,13 +29,24 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
             continue;
         }
         if (w.draining()) continue;  // socket closes as it goes out of scope
+        auto const limit = w.current()->cfg->edge.max_connections;
+        if (limit != 0 && w.open_connections_.load(std::memory_order_relaxed) >= limit) {
+            // Past max_connections: close at once (the client sees a clean FIN, nothing is read),
+            // warning at most once a second per worker.
+            if (auto now = clock_type::now(); now - w.last_limit_warning_ > std::chrono::seconds(1)) {
+                w.last_limit_warning_ = now;
+                spdlog::warn("worker {}: max_connections ({}) reached; closing new connections", w.index(), limit);
+            }
+            boost::system::error_code ec;
+            socket.shutdown(tcp::socket::shutdown_both, ec);
+            continue;
+        }
         std::make_shared<client_session>(w, std::move(socket))->start();
     }
 }
 
-} // namespace
-
-worker::worker(unsigned index, std::shared_ptr<runtime const> rt) : index_(index), rt_(std::move(rt)) {}
+worker::worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections)
+    : index_(index), rt_(std::move(rt)), open_connections_(open_connections) {}
 
 void worker::add_acceptor(tcp::acceptor a) { acceptors_.push_back(std::move(a)); }
 

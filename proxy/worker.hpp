@@ -19,6 +19,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
 #include <unordered_set>
@@ -27,6 +29,7 @@
 namespace edge522 {
 
 class client_session;
+using clock_type = std::chrono::steady_clock;
 
 // One config generation, immutable, shared read-only by every worker.
 struct runtime {
@@ -37,7 +40,9 @@ struct runtime {
 
 class worker {
 public:
-    worker(unsigned index, std::shared_ptr<runtime const> rt);
+    // `open_connections` is the process-wide count of client connections (for max_connections),
+    // touched once per accept and once per close, never per request.
+    worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections);
     worker(worker const&) = delete;
     worker& operator=(worker const&) = delete;
 
@@ -77,8 +82,8 @@ public:
     }
 
 private:
-    void do_accept(std::size_t i);
     void do_sweep();
+    friend boost::asio::awaitable<void> accept_loop(worker& w, boost::asio::ip::tcp::acceptor& a);
 
     unsigned index_;
     boost::asio::io_context ioc_{1};
@@ -92,7 +97,10 @@ private:
     bool draining_ = false;
     std::unordered_set<client_session*> sessions_;
     std::atomic<std::size_t> active_{0};
+    std::atomic<std::uint64_t>& open_connections_;
+    clock_type::time_point last_limit_warning_{};
     friend class client_session;
+using clock_type = std::chrono::steady_clock;
 };
 
 } // namespace edge522

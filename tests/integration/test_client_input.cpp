@@ -123,3 +123,22 @@ TEST_CASE("diagnostics = false drops the diagnosis header", "[client][pages]") {
     CHECK(r.header("edge522-diagnosis").empty());
     CHECK(r.body.find("ECONNREFUSED") == std::string::npos);
 }
+
+TEST_CASE("max_connections closes connections past the limit and frees slots on close", "[client][limits]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "max_connections = 2"));
+    auto a = std::make_unique<client>(e.port());
+    client b(e.port());
+    CHECK(a->request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 200);
+    CHECK(b.request("GET / HTTP/1.1\r\nHost: a\r\n\r\n").status == 200);
+    client third(e.port());
+    CHECK(third.closed_within(2000ms));
+    a.reset();  // frees a slot
+    bool served = false;
+    for (int i = 0; i < 50 && !served; ++i) {
+        std::this_thread::sleep_for(20ms);
+        served = get(e.port()).status == 200;
+    }
+    CHECK(served);
+    CHECK(e.log().find("max_connections (2) reached") != std::string::npos);
+}
