@@ -100,7 +100,6 @@ private:
     std::atomic<std::uint64_t>& open_connections_;
     clock_type::time_point last_limit_warning_{};
     friend class client_session;
-using clock_type = std::chrono::steady_clock;
 };
 
 } // namespace edge522
