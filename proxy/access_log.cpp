@@ -21,7 +21,10 @@ void init_access_log(bool json) {
     // The line carries its own fields; spdlog adds only the timestamp (text) or nothing (json).
     access_logger->set_pattern(json ? "%v" : "%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
     access_logger->set_level(spdlog::level::info);
-    access_logger->flush_on(spdlog::level::info);
+    // Buffered like nginx's `access_log ... buffer=`: a write per request would cost as much as the
+    // proxying itself. The buffer is flushed every second and at exit.
+    access_logger->flush_on(spdlog::level::err);
+    spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void log_access(access_entry const& e) {

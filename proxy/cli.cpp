@@ -46,7 +46,9 @@ int do_serve(std::string const& path, std::string const& log_level) {
     init_access_log(r.cfg->edge.log_format == "json");
     if (level > spdlog::level::info) spdlog::get("access")->set_level(spdlog::level::off);
     server s(r.cfg, path);
-    return s.run();
+    int rc = s.run();
+    spdlog::shutdown();  // flushes the buffered access log
+    return rc;
 }
 
 } // namespace

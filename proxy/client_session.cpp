@@ -384,7 +384,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                 req.body().data = chunk.get();
                 req.body().size = relay_chunk;
                 arm(phase::body, clock::now() + cfg.timeouts.client_header);
-                auto [rec, rn] = co_await http::async_read(socket_, buffer_, parser, use_nothrow);
+                auto [rec, rn] = co_await http::async_read_some(socket_, buffer_, parser, use_nothrow);
                 disarm();
                 body_started = true;
                 if (rec == http::error::need_buffer) rec = {};
@@ -395,8 +395,9 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                     co_return false;
                 }
                 req.body().size = relay_chunk - req.body().size;
-                req.body().data = chunk.get();
+                req.body().data = req.body().size ? chunk.get() : nullptr;  // never an empty chunk
                 req.body().more = !parser.is_done();
+                if (!req.body().data && req.body().more) continue;
             } else {
                 req.body().data = nullptr;
                 req.body().size = 0;
@@ -480,21 +481,26 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     res.body().size = 0;
     res.body().more = body_expected;
     http::response_serializer<http::buffer_body> csr{res};
-    arm(phase::write, clock::now() + cfg.timeouts.write);
-    auto [ec, n] = co_await http::async_write_header(socket_, csr, use_nothrow);
-    disarm();
-    if (ec) co_return false;
-    if (upgrade) {
-        co_await tunnel(*conn, obuf);
-        co_return false;
+    if (upgrade || (body_expected && obuf.size() == 0)) {
+        // The body has not arrived yet (or never will, on a 101): the head goes out alone now,
+        // so a slow or streaming origin does not hold it back.
+        arm(phase::write, clock::now() + cfg.timeouts.write);
+        auto [ec, n] = co_await http::async_write_header(socket_, csr, use_nothrow);
+        disarm();
+        if (ec) co_return false;
+        if (upgrade) {
+            co_await tunnel(*conn, obuf);
+            co_return false;
+        }
     }
-    while (body_expected && !csr.is_done()) {
-        if (!chunk) chunk.reset(new char[relay_chunk]);
+    // Otherwise the head leaves with the first body bytes in one write.
+    while (!csr.is_done()) {
         if (!rp->is_done()) {
+            if (!chunk) chunk.reset(new char[relay_chunk]);
             res.body().data = chunk.get();
             res.body().size = relay_chunk;
             conn->expires_after(o.timeouts.read);
-            auto [rec, rn] = co_await http::async_read(*conn, obuf, *rp, use_nothrow);
+            auto [rec, rn] = co_await http::async_read_some(*conn, obuf, *rp, use_nothrow);
             if (rec == http::error::need_buffer || (rec && rp->is_done())) rec = {};
             if (rec) {
                 // The origin failed mid-body: the head is gone, so the only honest signal left is
@@ -504,8 +510,11 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                 co_return false;
             }
             res.body().size = relay_chunk - res.body().size;
-            res.body().data = chunk.get();
+            // No bytes (e.g. only a chunk header arrived): a null buffer, never an empty one, which
+            // a chunked serializer would send as the last chunk.
+            res.body().data = res.body().size ? chunk.get() : nullptr;
             res.body().more = !rp->is_done();
+            if (!res.body().data && res.body().more && csr.is_header_done()) continue;
         } else {
             res.body().data = nullptr;
             res.body().size = 0;

@@ -23,7 +23,8 @@ std::optional<origin_pool::socket> origin_pool::take(std::string const& server) 
     while (!v.empty()) {
         idle c = std::move(v.back());
         v.pop_back();
-        if (c.expires > now && still_open(c.sock)) return std::move(c.sock);
+        if (c.expires > now && (now - c.parked < std::chrono::seconds(1) || still_open(c.sock)))
+            return std::move(c.sock);
         boost::system::error_code ec;
         c.sock.close(ec);
     }
@@ -38,7 +39,8 @@ void origin_pool::put(std::string const& server, socket s,
         s.close(ec);
         return;
     }
-    v.push_back(idle{std::move(s), clock::now() + idle_timeout});
+    auto const now = clock::now();
+    v.push_back(idle{std::move(s), now, now + idle_timeout});
 }
 
 void origin_pool::sweep() {

@@ -419,6 +419,15 @@ edge::~edge() {
 
 std::string edge::log() const { return slurp(dir_ + "/edge.log"); }
 
+bool edge::log_contains(std::string const& text, std::chrono::milliseconds limit) const {
+    auto until = clock_type::now() + limit;
+    do {
+        if (log().find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (clock_type::now() < until);
+    return false;
+}
+
 std::uint16_t edge::admin_port() const {
     auto text = log();
     static constexpr std::string_view marker = "admin listening on http://";

@@ -103,6 +103,8 @@ public:
     std::uint16_t admin_port() const;  // from the "admin listening on" line; 0 when none
     int pid() const noexcept { return pid_; }
     std::string log() const;
+    // The access log is buffered (flushed every second): wait for `text` to show up.
+    bool log_contains(std::string const& text, std::chrono::milliseconds limit = std::chrono::milliseconds(3000)) const;
     std::string config_path() const { return dir_ + "/edge.toml"; }
     // Sends `sig`; wait_exit() then returns the exit code (or -signal).
     void signal(int sig) const;

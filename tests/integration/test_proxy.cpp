@@ -37,7 +37,7 @@ TEST_CASE("the origin sees Cloudflare's request headers, the client sees Server 
     CHECK(seen.find("Proxy-Authorization") == std::string::npos);
     CHECK(seen.find("TE:") == std::string::npos);
     CHECK(seen.find("Keep-Alive") == std::string::npos);
-    CHECK(e.log().find("\"GET /hello?x=1\" 200 origin=app") != std::string::npos);
+    CHECK(e.log_contains("\"GET /hello?x=1\" 200 origin=app"));
 }
 
 TEST_CASE("keep-alive on both sides: one client and one origin connection for many requests", "[proxy]") {
