@@ -2,14 +2,48 @@
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
+#include <mutex>
 
 namespace edge522 {
 
 namespace {
+
+// stdout, buffered: spdlog's stdout sink fflush()es every line, a write(2) per request. This one
+// writes when 32 KiB have gathered, on flush (every second, see init_access_log) and at exit.
+class buffered_stdout_sink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    ~buffered_stdout_sink() override { write_out(); }
+
+protected:
+    void sink_it_(spdlog::details::log_msg const& msg) override {
+        spdlog::memory_buf_t formatted;
+        formatter_->format(msg, formatted);
+        buffer_.append(formatted.data(), formatted.size());
+        if (buffer_.size() >= 32 * 1024) write_out();
+    }
+    void flush_() override { write_out(); }
+
+private:
+    void write_out() {
+        std::size_t off = 0;
+        while (off < buffer_.size()) {
+            ssize_t n = ::write(STDOUT_FILENO, buffer_.data() + off, buffer_.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // stdout gone: drop the lines rather than block the data path
+            off += static_cast<std::size_t>(n);
+        }
+        buffer_.clear();
+    }
+    std::string buffer_;
+};
+
 bool json_format = false;
 std::shared_ptr<spdlog::logger> access_logger;
 } // namespace
@@ -17,7 +51,10 @@ std::shared_ptr<spdlog::logger> access_logger;
 void init_access_log(bool json) {
     json_format = json;
     access_logger = spdlog::get("access");
-    if (!access_logger) access_logger = spdlog::stdout_logger_mt("access");
+    if (!access_logger) {
+        access_logger = std::make_shared<spdlog::logger>("access", std::make_shared<buffered_stdout_sink>());
+        spdlog::register_logger(access_logger);
+    }
     // The line carries its own fields; spdlog adds only the timestamp (text) or nothing (json).
     access_logger->set_pattern(json ? "%v" : "%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
     access_logger->set_level(spdlog::level::info);
