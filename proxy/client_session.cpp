@@ -4,6 +4,7 @@
 #include "proxy/error_page.hpp"
 #include "proxy/forward_headers.hpp"
 #include "proxy/origin_connector.hpp"
+#include "proxy/wire.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -16,7 +17,9 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <charconv>
+#include <span>
 #include <limits>
 
 namespace edge522 {
@@ -73,6 +76,26 @@ std::string describe_connect_failure(connect_result const& cr, config::origin_ti
     d += " (" + errno_name(cr.ec) + ")";
     return d;
 }
+
+// One write of body bytes: [head] [chunk size] data [CRLF] [last chunk], as one gather write.
+class framed_piece {
+public:
+    framed_piece(bool chunked, std::string_view data, bool last, std::string_view head = {}) {
+        if (!head.empty()) add(head);
+        if (chunked && !data.empty()) add({prefix_, wire::chunk_prefix(prefix_, data.size())});
+        if (!data.empty()) add(data);
+        if (chunked && !data.empty()) add(wire::crlf);
+        if (chunked && last) add(wire::last_chunk);
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::span<net::const_buffer const> buffers() const noexcept { return {bufs_.data(), count_}; }
+
+private:
+    void add(std::string_view v) { bufs_[count_++] = net::const_buffer(v.data(), v.size()); }
+    char prefix_[24];
+    std::array<net::const_buffer, 5> bufs_;
+    std::size_t count_ = 0;
+};
 
 } // namespace
 
@@ -362,13 +385,11 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             disarm();
             if (cec) co_return false;
         }
-        req.body().data = nullptr;
-        req.body().size = 0;
-        req.body().more = has_body;
-        http::request_serializer<http::buffer_body> sr{req};
+        wire_.clear();
+        wire::append_request_head(wire_, req);
         auto const sent_at = clock::now();
         conn->expires_after(o.timeouts.write);
-        auto [wec, wn] = co_await http::async_write_header(*conn, sr, use_nothrow);
+        auto [wec, wn] = co_await net::async_write(*conn, net::buffer(wire_), use_nothrow);
         if (wec) {
             if (reused && !body_started) {  // the origin closed its idle connection: retry anew
                 fresh_only = true;
@@ -378,34 +399,27 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             x.fail(f, "request", "writing the request head to " + x.server + " failed (" + errno_name(wec) + ")");
             co_return co_await send_error(f, x, false);
         }
-        while (has_body && !sr.is_done()) {
+        for (bool done = !has_body; !done;) {
             if (!chunk) chunk.reset(new char[relay_chunk]);
-            if (!parser.is_done()) {
-                req.body().data = chunk.get();
-                req.body().size = relay_chunk;
-                arm(phase::body, clock::now() + cfg.timeouts.client_header);
-                auto [rec, rn] = co_await http::async_read_some(socket_, buffer_, parser, use_nothrow);
-                disarm();
-                body_started = true;
-                if (rec == http::error::need_buffer) rec = {};
-                if (rec) {
-                    // The client stopped sending its body: nothing to answer on a broken request.
-                    x.fail(failure::bad_request, "client_body", "client request body ended early (" + rec.message() + ")");
-                    x.status = 0;
-                    co_return false;
-                }
-                req.body().size = relay_chunk - req.body().size;
-                req.body().data = req.body().size ? chunk.get() : nullptr;  // never an empty chunk
-                req.body().more = !parser.is_done();
-                if (!req.body().data && req.body().more) continue;
-            } else {
-                req.body().data = nullptr;
-                req.body().size = 0;
-                req.body().more = false;
+            req.body().data = chunk.get();
+            req.body().size = relay_chunk;
+            arm(phase::body, clock::now() + cfg.timeouts.client_header);
+            auto [rec, rn] = co_await http::async_read_some(socket_, buffer_, parser, use_nothrow);
+            disarm();
+            body_started = true;
+            if (rec == http::error::need_buffer) rec = {};
+            if (rec) {
+                // The client stopped sending its body: nothing to answer on a broken request.
+                x.fail(failure::bad_request, "client_body", "client request body ended early (" + rec.message() + ")");
+                x.status = 0;
+                co_return false;
             }
+            std::size_t const n = relay_chunk - req.body().size;
+            done = parser.is_done();
+            framed_piece piece(chunked, std::string_view(chunk.get(), n), done);
+            if (piece.empty()) continue;  // e.g. only a chunk header arrived
             conn->expires_after(o.timeouts.write);
-            auto [bec, bn] = co_await http::async_write(*conn, sr, use_nothrow);
-            if (bec == http::error::need_buffer) bec = {};
+            auto [bec, bn] = co_await net::async_write(*conn, piece.buffers(), use_nothrow);
             if (bec) {
                 auto f = classify_write_error(bec);
                 x.fail(f, "request_body",
@@ -477,54 +491,48 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     if (!upgrade) res.keep_alive(keep_alive && !worker_.draining());
     x.status = res.result_int();
 
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = body_expected;
-    http::response_serializer<http::buffer_body> csr{res};
-    if (upgrade || (body_expected && obuf.size() == 0)) {
-        // The body has not arrived yet (or never will, on a 101): the head goes out alone now,
-        // so a slow or streaming origin does not hold it back.
+    bool const frame_chunks = out_chunked && x.version >= 11;
+    wire_.clear();
+    wire::append_response_head(wire_, res);
+    bool head_sent = false;
+    if (upgrade || !body_expected || obuf.size() == 0) {
+        // No body, or it has not arrived yet (or never will, on a 101): the head goes out alone
+        // now, so a slow or streaming origin does not hold it back.
         arm(phase::write, clock::now() + cfg.timeouts.write);
-        auto [ec, n] = co_await http::async_write_header(socket_, csr, use_nothrow);
+        auto [ec, n] = co_await net::async_write(socket_, net::buffer(wire_), use_nothrow);
         disarm();
         if (ec) co_return false;
+        head_sent = true;
         if (upgrade) {
             co_await tunnel(*conn, obuf);
             co_return false;
         }
     }
     // Otherwise the head leaves with the first body bytes in one write.
-    while (!csr.is_done()) {
-        if (!rp->is_done()) {
-            if (!chunk) chunk.reset(new char[relay_chunk]);
-            res.body().data = chunk.get();
-            res.body().size = relay_chunk;
-            conn->expires_after(o.timeouts.read);
-            auto [rec, rn] = co_await http::async_read_some(*conn, obuf, *rp, use_nothrow);
-            if (rec == http::error::need_buffer || (rec && rp->is_done())) rec = {};
-            if (rec) {
-                // The origin failed mid-body: the head is gone, so the only honest signal left is
-                // to cut the client connection (no terminating chunk).
-                x.fail(classify_response_error(rec, true), "response_body",
-                       "origin " + x.server + " failed mid-body (" + errno_name(rec) + ")");
-                co_return false;
-            }
-            res.body().size = relay_chunk - res.body().size;
-            // No bytes (e.g. only a chunk header arrived): a null buffer, never an empty one, which
-            // a chunked serializer would send as the last chunk.
-            res.body().data = res.body().size ? chunk.get() : nullptr;
-            res.body().more = !rp->is_done();
-            if (!res.body().data && res.body().more && csr.is_header_done()) continue;
-        } else {
-            res.body().data = nullptr;
-            res.body().size = 0;
-            res.body().more = false;
+    for (bool done = !body_expected; !done;) {
+        if (!chunk) chunk.reset(new char[relay_chunk]);
+        res.body().data = chunk.get();
+        res.body().size = relay_chunk;
+        conn->expires_after(o.timeouts.read);
+        auto [rec, rn] = co_await http::async_read_some(*conn, obuf, *rp, use_nothrow);
+        if (rec == http::error::need_buffer || (rec && rp->is_done())) rec = {};
+        if (rec) {
+            // The origin failed mid-body: the head is gone, so the only honest signal left is
+            // to cut the client connection (no terminating chunk).
+            x.fail(classify_response_error(rec, true), "response_body",
+                   "origin " + x.server + " failed mid-body (" + errno_name(rec) + ")");
+            co_return false;
         }
+        std::size_t const n = relay_chunk - res.body().size;
+        done = rp->is_done();
+        framed_piece piece(frame_chunks, std::string_view(chunk.get(), n), done,
+                           head_sent ? std::string_view{} : std::string_view(wire_));
+        if (piece.empty()) continue;
         arm(phase::write, clock::now() + cfg.timeouts.write);
-        auto [wec, wn] = co_await http::async_write(socket_, csr, use_nothrow);
+        auto [wec, wn] = co_await net::async_write(socket_, piece.buffers(), use_nothrow);
         disarm();
-        if (wec == http::error::need_buffer) wec = {};
         if (wec) co_return false;  // the client went away (or stopped reading): drop both sides
+        head_sent = true;
     }
     conn->expires_never();
     if (origin_keep && obuf.size() == 0 && rp->is_done() && !worker_.draining())

@@ -68,6 +68,7 @@ private:
     bool idle_ = false;
     bool closed_ = false;
     std::string client_ip_;
+    std::string wire_;  // the outgoing head being written; reused across requests
 };
 
 } // namespace edge522

@@ -86,7 +86,8 @@ private:
     friend boost::asio::awaitable<void> accept_loop(worker& w, boost::asio::ip::tcp::acceptor& a);
 
     unsigned index_;
-    boost::asio::io_context ioc_{1};
+    // Only this thread touches its sockets and timers; other threads only post(): reactor locking off.
+    boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     std::shared_ptr<runtime const> rt_;
     std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
     boost::asio::steady_timer sweep_timer_{ioc_};
