@@ -163,8 +163,17 @@ void client_session::drain() {
     }
 }
 
+boost::system::error_code client_session::timed_out_as(boost::system::error_code ec, phase p) noexcept {
+    if (ec == net::error::operation_aborted && expired_ == p) {
+        expired_ = phase::none;
+        return beast::error::timeout;
+    }
+    return ec;
+}
+
 void client_session::arm(phase p, clock::time_point deadline) {
     phase_ = p;
+    expired_ = phase::none;
     auto const old = deadline_;
     deadline_ = deadline;
     // The watchdog sleeps until the old deadline; wake it only when the new one is earlier.
@@ -180,7 +189,11 @@ net::awaitable<void> client_session::watchdog(std::shared_ptr<client_session> /*
         if (phase_ != phase::none) {
             expired_ = phase_;
             boost::system::error_code ec;
-            socket_.cancel(ec);
+            if (phase_ == phase::origin_read || phase_ == phase::origin_write) {
+                if (origin_) origin_->cancel(ec);
+            } else {
+                socket_.cancel(ec);
+            }
         }
         phase_ = phase::none;
         deadline_ = clock::time_point::max();
@@ -325,7 +338,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     std::unique_ptr<char[]> chunk;  // the relay buffer, shared by both directions in turn
     bool body_started = false;      // request body bytes consumed from the client: no more retries
     bool fresh_only = false;        // a pooled connection failed: the retry must connect anew
-    std::optional<beast::tcp_stream> conn;
+    std::optional<tcp::socket> conn;
     std::string server_key;
     beast::flat_buffer obuf(static_cast<std::size_t>(cfg.edge.max_response_header) + relay_chunk);
     std::optional<http::response_parser<http::buffer_body>> rp;
@@ -341,6 +354,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
         // 1. A connection: the warmest pooled one, else a new connect with failover.
         bool reused = false;
         conn.reset();
+        origin_ = nullptr;
         for (std::size_t si = 0, attempt = 0; !conn;) {
             auto const& server = o.servers[si];
             if (!fresh_only) {
@@ -388,8 +402,11 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
         wire_.clear();
         wire::append_request_head(wire_, req);
         auto const sent_at = clock::now();
-        conn->expires_after(o.timeouts.write);
+        origin_ = &*conn;
+        arm(phase::origin_write, clock::now() + o.timeouts.write);
         auto [wec, wn] = co_await net::async_write(*conn, net::buffer(wire_), use_nothrow);
+        disarm();
+        wec = timed_out_as(wec, phase::origin_write);
         if (wec) {
             if (reused && !body_started) {  // the origin closed its idle connection: retry anew
                 fresh_only = true;
@@ -418,8 +435,10 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             done = parser.is_done();
             framed_piece piece(chunked, std::string_view(chunk.get(), n), done);
             if (piece.empty()) continue;  // e.g. only a chunk header arrived
-            conn->expires_after(o.timeouts.write);
+            arm(phase::origin_write, clock::now() + o.timeouts.write);
             auto [bec, bn] = co_await net::async_write(*conn, piece.buffers(), use_nothrow);
+            disarm();
+            bec = timed_out_as(bec, phase::origin_write);
             if (bec) {
                 auto f = classify_write_error(bec);
                 x.fail(f, "request_body",
@@ -432,13 +451,15 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
 
         // 3. The response head (informational 1xx other than 101 are dropped).
         reset_response_parser();
-        conn->expires_after(o.timeouts.read);
+        arm(phase::origin_read, clock::now() + o.timeouts.read);
         auto [hec, hn] = co_await http::async_read_header(*conn, obuf, *rp, use_nothrow);
         while (!hec && rp->get().result_int() >= 100 && rp->get().result_int() < 200 &&
                rp->get().result() != http::status::switching_protocols) {
             reset_response_parser();
             std::tie(hec, hn) = co_await http::async_read_header(*conn, obuf, *rp, use_nothrow);
         }
+        disarm();
+        hec = timed_out_as(hec, phase::origin_read);
         if (hec) {
             bool const got_bytes = hec != http::error::end_of_stream;
             if (reused && !has_body && !got_bytes) {  // stale pooled connection: retry anew
@@ -513,8 +534,10 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
         if (!chunk) chunk.reset(new char[relay_chunk]);
         res.body().data = chunk.get();
         res.body().size = relay_chunk;
-        conn->expires_after(o.timeouts.read);
+        arm(phase::origin_read, clock::now() + o.timeouts.read);
         auto [rec, rn] = co_await http::async_read_some(*conn, obuf, *rp, use_nothrow);
+        disarm();
+        rec = timed_out_as(rec, phase::origin_read);
         if (rec == http::error::need_buffer || (rec && rp->is_done())) rec = {};
         if (rec) {
             // The origin failed mid-body: the head is gone, so the only honest signal left is
@@ -534,17 +557,17 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
         if (wec) co_return false;  // the client went away (or stopped reading): drop both sides
         head_sent = true;
     }
-    conn->expires_never();
+    origin_ = nullptr;
     if (origin_keep && obuf.size() == 0 && rp->is_done() && !worker_.draining())
-        worker_.pool().put(server_key, conn->release_socket(), o.timeouts.origin_idle);
+        worker_.pool().put(server_key, std::move(*conn), o.timeouts.origin_idle);
     co_return keep_alive;
 }
 
-net::awaitable<void> client_session::tunnel(beast::tcp_stream& origin, beast::flat_buffer& origin_buffer) {
+net::awaitable<void> client_session::tunnel(tcp::socket& origin, beast::flat_buffer& origin_buffer) {
     using namespace net::experimental::awaitable_operators;
     disarm();
-    origin.expires_never();
-    auto& osock = origin.socket();
+    origin_ = nullptr;
+    auto& osock = origin;
     // Bytes already read past the heads belong to the other side.
     if (origin_buffer.size() > 0) {
         auto [ec, n] = co_await net::async_write(socket_, origin_buffer.data(), use_nothrow);

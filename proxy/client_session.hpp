@@ -5,12 +5,15 @@
 // response head, stream the response body back. Requests on a connection are answered in order.
 //
 // Lifetime: the run() and watchdog() coroutines each hold a shared_ptr; the session dies when
-// both end. Timeouts toward the client are one watchdog timer with named phases (RESTinio style);
-// toward the origin, beast::tcp_stream's own expiry per operation.
+// both end. Every timeout after the connect, toward the client and toward the origin, is one
+// watchdog timer with named phases (RESTinio style): arming a later deadline only moves a number,
+// the timer itself is re-armed only when a deadline comes earlier, and an expiry cancels the
+// socket of its phase. The connect has its own deadline (origin_connector).
 //
 //   idle --bytes--> head --parsed--> [origin exchange] --> write --> idle (keep-alive) | closed
 //   idle: client_idle (client_header for the first request)   head: client_header -> 408
 //   body: client_header between body reads                      write: write -> closed
+//   origin_write: write -> 524 (or 522 via TCP_USER_TIMEOUT)     origin_read: read -> 524
 
 #include "proxy/failure.hpp"
 #include "proxy/worker.hpp"
@@ -42,7 +45,7 @@ public:
     void drain();
 
 private:
-    enum class phase { none, idle, head, body, write };
+    enum class phase { none, idle, head, body, write, origin_write, origin_read };
     using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
     struct exchange;  // per-request state for the access log and diagnosis
 
@@ -52,7 +55,9 @@ private:
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
                                          bool keep_alive);
     boost::asio::awaitable<bool> send_error(failure f, exchange& x, bool keep_alive);
-    boost::asio::awaitable<void> tunnel(boost::beast::tcp_stream& origin, boost::beast::flat_buffer& origin_buffer);
+    boost::asio::awaitable<void> tunnel(boost::asio::ip::tcp::socket& origin, boost::beast::flat_buffer& origin_buffer);
+    // An operation the watchdog cancelled in phase `p` reports beast::error::timeout.
+    boost::system::error_code timed_out_as(boost::system::error_code ec, phase p) noexcept;
 
     void arm(phase p, clock::time_point deadline);
     void disarm() noexcept { phase_ = phase::none; }
@@ -67,6 +72,7 @@ private:
     phase expired_ = phase::none;
     bool idle_ = false;
     bool closed_ = false;
+    boost::asio::ip::tcp::socket* origin_ = nullptr;  // the origin socket of the exchange in flight
     std::string client_ip_;
     std::string wire_;  // the outgoing head being written; reused across requests
 };

@@ -126,14 +126,14 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
     r.address = endpoint_text(ep);
     stream.expires_never();
 
-    auto& sock = stream.socket();
+    auto sock = stream.release_socket();
     boost::system::error_code oec;
     sock.set_option(tcp::no_delay(true), oec);
     if (timeouts.request_ack.count() > 0) {
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     }
-    r.stream.emplace(std::move(stream));
+    r.stream.emplace(std::move(sock));
     co_return r;
 }
 

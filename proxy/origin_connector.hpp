@@ -17,7 +17,7 @@
 namespace edge522 {
 
 struct connect_result {
-    std::optional<boost::beast::tcp_stream> stream;  // set on success
+    std::optional<boost::asio::ip::tcp::socket> stream;  // set on success
     failure why = failure::connect_timeout;           // meaningful when !stream
     boost::system::error_code ec;                     // the socket-level cause
     std::chrono::milliseconds dns_time{0};
