@@ -34,7 +34,7 @@ constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 namespace {
 
 // Body bytes move through one bounded buffer per direction, allocated only while a body moves.
-constexpr std::size_t relay_chunk = 64 * 1024;
+constexpr std::size_t relay_chunk = worker::relay_buffer_size;
 
 long ms_since(client_session::clock::time_point t0) {
     return static_cast<long>(
@@ -76,6 +76,23 @@ std::string describe_connect_failure(connect_result const& cr, config::origin_ti
     d += " (" + errno_name(cr.ec) + ")";
     return d;
 }
+
+// A relay buffer borrowed from the worker's free list for the exchange, returned at its end: no
+// malloc per request, and nothing held by idle connections.
+class relay_buffer {
+public:
+    explicit relay_buffer(worker& w) : w_(w) {}
+    ~relay_buffer() { if (p_) w_.give_relay_buffer(std::move(p_)); }
+    relay_buffer(relay_buffer const&) = delete;
+    relay_buffer& operator=(relay_buffer const&) = delete;
+    char* get() {
+        if (!p_) p_ = w_.take_relay_buffer();
+        return p_.get();
+    }
+private:
+    worker& w_;
+    std::unique_ptr<char[]> p_;
+};
 
 // One write of body bytes: [head] [chunk size] data [CRLF] [last chunk], as one gather write.
 class framed_piece {
@@ -213,7 +230,9 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
             arm(first ? phase::head : phase::idle,
                 first ? accepted_at_ + cfg.timeouts.client_header : clock::now() + cfg.timeouts.client_idle);
             idle_ = true;
-            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(16 * 1024), use_nothrow);
+            // An idle connection keeps at most a small read buffer (memory per idle client).
+            if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
+            auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(2048), use_nothrow);
             idle_ = false;
             if (ec) break;  // peer closed, idle timeout or drain: close quietly
             buffer_.commit(n);
@@ -335,7 +354,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     prepare_origin_request(req, forward_context{client_ip_, "http", x.ray});
     if (chunked) req.chunked(true);
 
-    std::unique_ptr<char[]> chunk;  // the relay buffer, shared by both directions in turn
+    relay_buffer chunk(worker_);  // the relay buffer, shared by both directions in turn
     bool body_started = false;      // request body bytes consumed from the client: no more retries
     bool fresh_only = false;        // a pooled connection failed: the retry must connect anew
     std::optional<tcp::socket> conn;
@@ -417,7 +436,6 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             co_return co_await send_error(f, x, false);
         }
         for (bool done = !has_body; !done;) {
-            if (!chunk) chunk.reset(new char[relay_chunk]);
             req.body().data = chunk.get();
             req.body().size = relay_chunk;
             arm(phase::body, clock::now() + cfg.timeouts.client_header);
@@ -531,7 +549,6 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     }
     // Otherwise the head leaves with the first body bytes in one write.
     for (bool done = !body_expected; !done;) {
-        if (!chunk) chunk.reset(new char[relay_chunk]);
         res.body().data = chunk.get();
         res.body().size = relay_chunk;
         arm(phase::origin_read, clock::now() + o.timeouts.read);

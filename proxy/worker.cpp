@@ -48,6 +48,12 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
 worker::worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections)
     : index_(index), rt_(std::move(rt)), open_connections_(open_connections) {}
 
+worker::~worker() {
+    // Close pooled sockets and acceptors while ioc_ still exists (pool_ is declared after ioc_,
+    // but be explicit: nothing may outlive the context it was created on).
+    pool_.clear();
+}
+
 void worker::add_acceptor(tcp::acceptor a) { acceptors_.push_back(std::move(a)); }
 
 void worker::run() {

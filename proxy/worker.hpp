@@ -43,6 +43,7 @@ public:
     // `open_connections` is the process-wide count of client connections (for max_connections),
     // touched once per accept and once per close, never per request.
     worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections);
+    ~worker();
     worker(worker const&) = delete;
     worker& operator=(worker const&) = delete;
 
@@ -66,6 +67,18 @@ public:
     worker_metrics& metrics() noexcept { return metrics_; }
     ray_id_generator& rays() noexcept { return rays_; }
     bool draining() const noexcept { return draining_; }
+
+    // Body relay buffers: a bounded free list, so exchanges with bodies do not malloc 64 KiB each.
+    static constexpr std::size_t relay_buffer_size = 64 * 1024;
+    std::unique_ptr<char[]> take_relay_buffer() {
+        if (free_relay_.empty()) return std::unique_ptr<char[]>(new char[relay_buffer_size]);
+        auto p = std::move(free_relay_.back());
+        free_relay_.pop_back();
+        return p;
+    }
+    void give_relay_buffer(std::unique_ptr<char[]> p) {
+        if (free_relay_.size() < 64) free_relay_.push_back(std::move(p));
+    }
     void add_session(client_session* s) { sessions_.insert(s); }
     void remove_session(client_session* s) { sessions_.erase(s); }
 
@@ -86,20 +99,24 @@ private:
     friend boost::asio::awaitable<void> accept_loop(worker& w, boost::asio::ip::tcp::acceptor& a);
 
     unsigned index_;
-    // Only this thread touches its sockets and timers; other threads only post(): reactor locking off.
-    boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+    // What sessions touch as they are destroyed comes before ioc_: a forced stop destroys the
+    // sessions' coroutine frames only when ioc_ itself is destroyed.
     std::shared_ptr<runtime const> rt_;
-    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
-    boost::asio::steady_timer sweep_timer_{ioc_};
-    boost::asio::steady_timer accept_backoff_{ioc_};
-    origin_pool pool_;
     worker_metrics metrics_;
     ray_id_generator rays_;
     bool draining_ = false;
     std::unordered_set<client_session*> sessions_;
+    std::vector<std::unique_ptr<char[]>> free_relay_;
     std::atomic<std::size_t> active_{0};
     std::atomic<std::uint64_t>& open_connections_;
     clock_type::time_point last_limit_warning_{};
+    // Only this thread touches its sockets and timers; other threads only post(): reactor locking off.
+    boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
+    // I/O objects: destroyed before ioc_.
+    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+    boost::asio::steady_timer sweep_timer_{ioc_};
+    boost::asio::steady_timer accept_backoff_{ioc_};
+    origin_pool pool_;
     friend class client_session;
 };
 
