@@ -196,6 +196,7 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             char tmp[16384];
             ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !stopping_) continue;
+            if (n == 0) closed_by_peer_++;
             if (n <= 0) return;
             buf.append(tmp, static_cast<std::size_t>(n));
         }

@@ -43,6 +43,7 @@ public:
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
     unsigned connections() const noexcept { return connections_.load(); }
     unsigned requests() const noexcept { return requests_.load(); }
+    unsigned closed_by_peer() const noexcept { return closed_by_peer_.load(); }  // EOFs seen
     std::string last_head() const;
 
     std::uint64_t stream_bytes = 0;
@@ -58,6 +59,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<unsigned> connections_{0};
     std::atomic<unsigned> requests_{0};
+    std::atomic<unsigned> closed_by_peer_{0};
     mutable std::mutex mutex_;
     std::string last_head_;
     std::thread thread_;

@@ -182,3 +182,18 @@ TEST_CASE("WebSocket upgrades are relayed both ways", "[proxy][websocket]") {
     c.send("ping-123");
     CHECK(c.read_exactly(8) == "ping-123");
 }
+
+TEST_CASE("idle pooled origin connections are closed after origin_idle", "[proxy][pool]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"200ms\""));
+    CHECK(get(e.port()).status == 200);
+    CHECK(o.closed_by_peer() == 0);
+    bool closed = false;
+    for (int i = 0; i < 150 && !closed; ++i) {  // the sweep runs every second
+        std::this_thread::sleep_for(20ms);
+        closed = o.closed_by_peer() == 1;
+    }
+    CHECK(closed);
+    CHECK(get(e.port()).status == 200);  // and a new one is made when needed
+    CHECK(o.connections() == 2);
+}
