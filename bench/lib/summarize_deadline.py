@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Tables for bench/deadline.sh. Usage: summarize_deadline.py OUT_DIR DEADLINE_MS"""
+import json
+import math
+import os
+import statistics
+import sys
+
+
+def pct(xs, p):
+    """nearest rank; xs sorted"""
+    if not xs:
+        return float("nan")
+    return xs[max(1, math.ceil(p / 100 * len(xs))) - 1]
+
+
+def codes_str(codes):
+    return " ".join(f"{k}:{v}" for k, v in sorted(codes.items()))
+
+
+def main():
+    out, deadline = sys.argv[1], float(sys.argv[2])
+    lines = [json.loads(l) for l in open(os.path.join(out, "requests.jsonl")) if l.strip()]
+    meta = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
+    reqs = [l for l in lines if l["kind"] == "req"]
+    probes = [l for l in lines if l["kind"] == "probe"]
+    runs = [l for l in lines if l["kind"] == "run"]
+    labels = []
+    for r in reqs:
+        if r["label"] not in labels:
+            labels.append(r["label"])
+    ns = sorted({r["n"] for r in reqs})
+
+    print(f"### Lateness = client-observed elapsed - deadline ({deadline:g} ms), ms, pooled over reps\n")
+    print("Nearest-rank percentiles. Negative = answered before the deadline (early). "
+          "`ideal` is the calibration floor (answers exactly at the deadline, no upstream).\n")
+    print("| proxy | N | reps | requests | status codes | min | p50 | p99 | max | early | per-rep p50 | per-rep max "
+          "| client send spread ms (max) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    res = {}
+    for lab in labels:
+        for n in ns:
+            rs = [r for r in reqs if r["label"] == lab and r["n"] == n]
+            if not rs:
+                continue
+            codes = {}
+            for r in rs:
+                codes[r["status"]] = codes.get(r["status"], 0) + 1
+            d = sorted(r["elapsed_ms"] - deadline for r in rs if r["elapsed_ms"] is not None)
+            reps = sorted({r["rep"] for r in rs})
+            pr50, prmax = [], []
+            for k in reps:
+                x = sorted(r["elapsed_ms"] - deadline for r in rs if r["rep"] == k and r["elapsed_ms"] is not None)
+                if x:
+                    pr50.append(statistics.median(x))
+                    prmax.append(x[-1])
+            spread = max((u["send_spread_ms"] for u in runs if u["label"] == lab and u["n"] == n), default=float("nan"))
+            early = sum(1 for x in d if x < 0)
+            res[(lab, n)] = dict(codes=codes, d=d, early=early, total=len(rs))
+            if d:
+                print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | {d[0]:.2f} | {pct(d, 50):.2f} "
+                      f"| {pct(d, 99):.2f} | {d[-1]:.2f} | {early} | {' / '.join(f'{x:.2f}' for x in pr50)} "
+                      f"| {' / '.join(f'{x:.2f}' for x in prmax)} | {spread:.2f} |")
+            else:
+                print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | - | - | - | - | - | - | - | - |")
+
+    print("\n### Healthy origin through the same proxy: idle vs while the N blackholed requests are pending\n")
+    print("Sequential keep-alive GETs (Host: fast.test) on one extra connection, paced; 'idle' = before the "
+          "burst, proxy otherwise idle; 'during' = GETs that completed before the first blackholed answer came "
+          "back (all N connects pending). Latency in ms, pooled over reps.\n")
+    print("| proxy | N | idle probes | idle p50 | idle p99 | during probes | during p50 | during p99 | during max "
+          "| during p50 / idle p50 | non-200 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    pres = {}
+    for lab in labels:
+        for n in ns:
+            ps = [p for p in probes if p["label"] == lab and p["n"] == n]
+            if not ps:
+                continue
+            idle = sorted(p["lat_ms"] for p in ps if p["phase"] == "idle")
+            dur = sorted(p["lat_ms"] for p in ps if p["phase"] == "during" and p["all_pending"])
+            bad = sum(1 for p in ps if p["status"] != 200)
+            ratio = statistics.median(dur) / statistics.median(idle) if idle and dur else float("nan")
+            pres[(lab, n)] = (ratio, bad, len(dur))
+            print(f"| {lab} | {n} | {len(idle)} | {statistics.median(idle):.3f} | {pct(idle, 99):.3f} | {len(dur)} "
+                  f"| {statistics.median(dur) if dur else float('nan'):.3f} | {pct(dur, 99):.3f} "
+                  f"| {dur[-1] if dur else float('nan'):.3f} | {ratio:.2f} | {bad} |")
+
+    print("\n### Proxy memory (kB, summed over the proxy's processes)\n")
+    print("Peak = VmHWM reset (clear_refs 5) right before each rep, read right after the last answer.\n")
+    print("| proxy | N | idle RSS (start) | peak RSS (max over reps) | peak RSS per rep | (peak - idle) / N "
+          "| RSS after rep (last) | ListenOverflows per rep | SYN-SENT left |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for lab in labels:
+        for n in ns:
+            ms = [m for m in meta if m["label"] == lab and m["n"] == n]
+            if not ms:
+                continue
+            idle = ms[0]["idle_rss_kb"]
+            peaks = [m["peak_rss_kb"] for m in ms]
+            print(f"| {lab} | {n} | {idle} | {max(peaks)} | {' / '.join(map(str, peaks))} "
+                  f"| {(max(peaks) - idle) / n:.2f} | {ms[-1]['rss_after_kb']} "
+                  f"| {' / '.join(str(m['listen_overflows']) for m in ms)} | {max(m['syn_sent_left'] for m in ms)} |")
+
+    if any(l == "edge522" for l in labels):
+        print("\n### Targets for edge522\n")
+        for n in ns:
+            r = res.get(("edge522", n))
+            if not r:
+                continue
+            d = r["d"]
+            all522 = r["codes"].get(522, 0) == r["total"]
+            p99 = pct(d, 99)
+            pr = pres.get(("edge522", n), (float("nan"), 0, 0))
+            ideal = res.get(("ideal", n))
+            floor = f" (calibration floor, ideal row: p99 {pct(ideal['d'], 99):.2f} ms)" if ideal and ideal["d"] else ""
+            print(f"* N={n}: every request a 522: {'MET' if all522 else 'NOT met'} ({codes_str(r['codes'])}); "
+                  f"p99 lateness {p99:.2f} ms (target <= 5 ms: {'MET' if p99 <= 5 else 'NOT met'}){floor}; "
+                  f"min {d[0]:.2f} ms, early answers: {r['early']} (target 0: {'MET' if r['early'] == 0 else 'NOT met'}); "
+                  f"healthy p50 during/idle {pr[0]:.2f}x over {pr[2]} probes (target < 2x: "
+                  f"{'MET' if pr[0] < 2 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()

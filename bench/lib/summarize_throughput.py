@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Tables for bench/throughput.sh. Usage: summarize_throughput.py CONNS=results.jsonl ..."""
+import json
+import os
+import statistics
+import sys
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main():
+    sets = []
+    for arg in sys.argv[1:]:
+        c, path = arg.split("=", 1)
+        rows = [json.loads(l) for l in open(path) if l.strip()]
+        sets.append((int(c), rows))
+
+    print("### Medians over rounds (wrk -t1, keep-alive, 100-byte body)\n")
+    print("| conns | target | rounds | req/s median | req/s min-max | p50 ms | p99 ms | p99 min-max "
+          "| proxy CPU us/req | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    summary = {}
+    for c, rows in sets:
+        targets = []
+        for r in rows:
+            if r["target"] not in targets:
+                targets.append(r["target"])
+        for t in targets:
+            rs = [r for r in rows if r["target"] == t]
+            rps = [r["rps"] for r in rs]
+            p50 = med([r["p50_us"] / 1000 for r in rs])
+            p99s = [r["p99_us"] / 1000 for r in rs]
+            cpu = [r["proxy_ticks"] * 1e6 / CLK / r["requests"] for r in rs if r.get("proxy_ticks") is not None]
+            errs = sum(r["err_connect"] + r["err_read"] + r["err_write"] + r["err_status"] + r["err_timeout"]
+                       for r in rs)
+            summary[(c, t)] = dict(rps=med(rps), p50=p50, p99=med(p99s), cpu=med(cpu) if cpu else None,
+                                   by_round={r["round"]: r["rps"] for r in rs})
+            cpu_s = f"{med(cpu):.2f}" if cpu else "-"
+            print(f"| {c} | {t} | {len(rs)} | {med(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} | {p50:.3f} "
+                  f"| {med(p99s):.3f} | {min(p99s):.3f}-{max(p99s):.3f} | {cpu_s} | {errs} |")
+
+    print("\n### Ratios for edge522\n")
+    print("req/s ratio = median req/s of edge522 / median req/s of the other row; 'paired' = median over "
+          "rounds of the same-round ratio (the rows of a round run back to back). CPU ratio = the other "
+          "proxy's CPU us/req / edge522's (> 1: edge522 spends less CPU per request).\n")
+    print("| conns | vs | req/s ratio | paired req/s ratio | p50 edge522 / other ms | p99 edge522 / other ms "
+          "| CPU us/req edge522 / other | CPU ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    verdicts = []
+    for c, _ in sets:
+        e = summary.get((c, "edge522"))
+        if not e:
+            continue
+        for o in ("nginx", "haproxy", "direct"):
+            s = summary.get((c, o))
+            if not s:
+                continue
+            paired = [e["by_round"][r] / s["by_round"][r] for r in e["by_round"] if r in s["by_round"]]
+            cpu = f"{e['cpu']:.2f} / {s['cpu']:.2f}" if s["cpu"] else f"{e['cpu']:.2f} / -"
+            cr = f"{s['cpu'] / e['cpu']:.2f}" if s["cpu"] else "-"
+            print(f"| {c} | {o} | {e['rps'] / s['rps']:.3f} | {med(paired):.3f} | {e['p50']:.3f} / {s['p50']:.3f} "
+                  f"| {e['p99']:.3f} / {s['p99']:.3f} | {cpu} | {cr} |")
+        best = [summary[(c, o)] for o in ("nginx", "haproxy") if (c, o) in summary]
+        if best and c == 50:
+            b = max(best, key=lambda s: s["rps"])
+            ratio = e["rps"] / b["rps"]
+            p99_ok = all(e["p99"] <= s["p99"] for s in best)
+            verdicts.append(f"* conns={c}: edge522 / better of nginx and HAProxy = {ratio:.3f} "
+                            f"(target >= 1.10: {'MET' if ratio >= 1.10 else 'NOT met'}); p99 {e['p99']:.3f} ms vs "
+                            + " / ".join(f"{s['p99']:.3f}" for s in best)
+                            + f" ms (target <= theirs: {'MET' if p99_ok else 'NOT met'})")
+    if verdicts:
+        print("\n### Target\n")
+        print("\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()
