@@ -24,22 +24,15 @@ namespace {
 // asks for TLS or an access rule must not get a proxy that silently does without. Paths are written
 // without array indices ("origins.tls" covers every origins[N].tls). Remove a line when its feature
 // lands.
-constexpr std::array<std::string_view, 16> unsupported_keys{
-    "edge.egress",
+constexpr std::array<std::string_view, 9> unsupported_keys{
     "edge.listen_tls",
     "edge.cert",
     "edge.key",
-    "access.allow",
-    "access.block",
     "chaos.header",
     "origins.tls",
     "origins.tls_verify",
     "origins.tls_sni",
     "origins.tls_ca",
-    "origins.access",
-    "origins.egress",
-    "origins.firewall_allow",
-    "origins.firewall_action",
     "origins.faults",
 };
 
@@ -205,22 +198,6 @@ std::optional<ip_address> parse_ip(std::string_view text, bool allow_zone = true
         return std::nullopt;
     ip.family = AF_INET;
     return ip;
-}
-
-bool is_cidr(std::string_view text)
-{
-    auto slash = text.find('/');
-    auto ip = parse_ip(text.substr(0, slash), false);
-    if (!ip)
-        return false;
-    if (slash == std::string_view::npos)
-        return true;
-    auto bits = text.substr(slash + 1);
-    if (bits.empty() || bits.size() > 3 ||
-        !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        return false;
-    auto n = std::stoi(std::string(bits));
-    return n <= (ip->family == AF_INET ? 32 : 128);
 }
 
 // RFC 1123 host names, plus '_' which real internal names carry.
@@ -560,14 +537,6 @@ private:
         return false;
     }
 
-    bool valid_cidr(toml::node const& node, std::string const& path, std::string& value)
-    {
-        if (is_cidr(value))
-            return true;
-        error_at(node, path, quote(value) + R"( is not an IP address or CIDR (e.g. "10.0.0.0/8", "::1"))");
-        return false;
-    }
-
     // A listener address: host_port syntax with an IP literal host, since we bind before serving and
     // must not depend on DNS at startup.
     std::optional<host_port> parse_listen(toml::node const& node, std::string const& path,
@@ -734,22 +703,29 @@ private:
              });
     }
 
-    // [access], and an origin's `access = { ... }`: only type-checked until access rules land.
-    bool read_access_lists(toml::table const& t, std::string const& path)
+    // [access], and an origin's `access = { ... }`.
+    void read_access_lists(toml::table const& t, std::string const& path, access_rules& out)
     {
-        std::vector<std::string> allow, block;
-        auto cidrs = [this](std::vector<std::string>& out) {
-            return [this, &out](toml::node const& n, std::string const& p) {
-                return read_string_list(n, p, out, [this](auto const& en, auto const& ep, auto& v) {
-                    return valid_cidr(en, ep, v);
+        auto cidrs = [this](std::vector<cidr>& rules) {
+            return [this, &rules](toml::node const& n, std::string const& p) {
+                std::vector<std::string> texts;
+                bool changed = read_string_list(n, p, texts, [this, &rules](auto const& en, auto const& ep, auto& v) {
+                    std::string message;
+                    auto c = parse_cidr(v, message);
+                    if (!c) {
+                        error_at(en, ep, message);
+                        return false;
+                    }
+                    rules.push_back(std::move(*c));
+                    return true;
                 });
+                return changed;
             };
         };
-        walk(t, path, {{"allow", cidrs(allow)}, {"block", cidrs(block)}});
-        return !allow.empty() || !block.empty();
+        walk(t, path, {{"allow", cidrs(out.allow)}, {"block", cidrs(out.block)}});
     }
 
-    void read_access(toml::table const& t, std::string const& path) { read_access_lists(t, path); }
+    void read_access(toml::table const& t, std::string const& path) { read_access_lists(t, path, cfg_.access); }
 
     void read_admin(toml::table const& t, std::string const& path)
     {
@@ -844,7 +820,6 @@ private:
         // Parsed only to be type-checked and rejected while unsupported; see unsupported_keys.
         bool tls = false;
         std::string tls_verify = "full", tls_sni, tls_ca, firewall_action = "drop";
-        std::vector<std::string> egress, firewall_allow;
 
         auto positive = [&](duration& out) {
             return [this, &out](toml::node const& n, std::string const& p) {
@@ -921,23 +896,39 @@ private:
                 {"access",
                  [&](toml::node const& n, std::string const& p) {
                      auto const* at = want_table(n, p);
-                     return at && read_access_lists(*at, p);
+                     if (!at)
+                         return false;
+                     o.access.emplace();
+                     read_access_lists(*at, p, *o.access);
+                     return true;
                  }},
                 {"egress",
                  [&](toml::node const& n, std::string const& p) {
-                     return read_string_list(n, p, egress, [this](auto const& en, auto const& ep, auto& v) {
+                     o.egress.emplace();
+                     return read_string_list(n, p, *o.egress, [this](auto const& en, auto const& ep, auto& v) {
                          return valid_ip(en, ep, v);
                      });
                  }},
                 {"firewall_allow",
                  [&](toml::node const& n, std::string const& p) {
-                     return read_string_list(
-                         n, p, firewall_allow,
-                         [this](auto const& en, auto const& ep, auto& v) { return valid_cidr(en, ep, v); });
+                     std::vector<std::string> texts;
+                     return read_string_list(n, p, texts, [this, &o](auto const& en, auto const& ep, auto& v) {
+                         std::string message;
+                         auto c = parse_cidr(v, message);
+                         if (!c) {
+                             error_at(en, ep, message);
+                             return false;
+                         }
+                         o.firewall_allow.push_back(std::move(*c));
+                         return true;
+                     });
                  }},
                 {"firewall_action",
                  [&](toml::node const& n, std::string const& p) {
-                     return read_choice(n, p, firewall_action, {"drop", "reject"});
+                     bool changed = read_choice(n, p, firewall_action, {"drop", "reject"});
+                     o.firewall = firewall_action == "reject" ? edge522::config::firewall_action::reject
+                                                               : edge522::config::firewall_action::drop;
+                     return changed;
                  }},
                 {"faults", [&](toml::node const& n, std::string const& p) { return read_faults(n, p); }},
             });

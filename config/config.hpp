@@ -4,6 +4,7 @@
 // std::shared_ptr<const config>. A reload builds a new one beside the old and swaps only when valid.
 // See config/README.md for every key: unit, default, what 0 means.
 
+#include "config/cidr.hpp"
 #include "config/duration.hpp"
 
 #include <chrono>
@@ -48,7 +49,7 @@ struct edge_section {
     std::string server_header = "cloudflare";
     bool diagnostics = true;
     duration drain_timeout = 10s;
-    std::vector<std::string> egress;   // parsed but only [] supported until issue 4
+    std::vector<std::string> egress;   // source addresses of origin connects (IP literals), rotated
     std::uint64_t max_request_header = 32 * 1024;    // -> 431
     std::uint64_t max_response_header = 128 * 1024;  // edge522 extension: larger -> 520
     std::uint64_t max_connections = 0;               // 0 = only the fd limit
@@ -58,6 +59,15 @@ struct edge_section {
     std::string cert;
     std::string key;
 };
+
+// Cloudflare's IP Access Rules: "allow" beats "block"; no match = allowed.
+struct access_rules {
+    std::vector<cidr> allow;
+    std::vector<cidr> block;
+    bool empty() const noexcept { return allow.empty() && block.empty(); }
+};
+
+enum class firewall_action { drop, reject };
 
 struct admin_section {
     std::optional<host_port> listen = host_port{"127.0.0.1", 9522, "127.0.0.1:9522"};  // "" -> nullopt
@@ -84,6 +94,10 @@ struct origin {
     std::vector<host_port> servers{{"127.0.0.1", 3000, "127.0.0.1:3000"}};
     bool failover = true;
     origin_timeouts timeouts;              // effective (inherited from [timeouts], then overridden)
+    std::optional<access_rules> access;    // present: replaces [access] for this origin's hosts
+    std::optional<std::vector<std::string>> egress;  // present: replaces [edge].egress
+    std::vector<cidr> firewall_allow;      // non-empty: emulate the origin's firewall
+    firewall_action firewall = firewall_action::drop;
 };
 
 struct config {
@@ -91,6 +105,7 @@ struct config {
     edge_section edge;
     timeouts_section timeouts;
     admin_section admin;
+    access_rules access;
     chaos_section chaos;
     std::vector<origin> origins;
 };

@@ -46,6 +46,19 @@ private:
 
 bool json_format = false;
 std::shared_ptr<spdlog::logger> access_logger;
+// The text format's detail="..." value: quotes and backslashes escaped, control bytes dropped
+// (a Host header or a rule name could carry them).
+std::string quoted(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+    }
+    return out;
+}
+
 } // namespace
 
 void init_access_log(bool json) {
@@ -82,6 +95,7 @@ void log_access(access_entry const& e) {
         if (!e.failure.empty()) {
             o["failure"] = e.failure;
             o["phase"] = e.phase;
+            o["detail"] = e.detail;
         }
         access_logger->info(boost::json::serialize(o));
         return;
@@ -91,9 +105,9 @@ void log_access(access_entry const& e) {
                             e.client, e.host, e.method, e.target, e.status, e.origin, e.server,
                             e.connect_ms, e.first_byte_ms, e.total_ms, e.ray_id);
     else
-        access_logger->info("{} {} \"{} {}\" {} origin={} server={} connect_ms={} first_byte_ms={} total_ms={} ray={} failure={} phase={}",
+        access_logger->info("{} {} \"{} {}\" {} origin={} server={} connect_ms={} first_byte_ms={} total_ms={} ray={} failure={} phase={} detail=\"{}\"",
                             e.client, e.host, e.method, e.target, e.status, e.origin, e.server,
-                            e.connect_ms, e.first_byte_ms, e.total_ms, e.ray_id, e.failure, e.phase);
+                            e.connect_ms, e.first_byte_ms, e.total_ms, e.ray_id, e.failure, e.phase, quoted(e.detail));
 }
 
 } // namespace edge522

@@ -20,6 +20,7 @@ struct access_entry {
     std::string_view ray_id;
     std::string_view failure;       // typed failure name, "" on success
     std::string_view phase;         // the phase that failed: "dns", "connect", "request", "response", ...
+    std::string_view detail;        // on failures: what the edge saw (the diagnosis line)
 };
 
 void init_access_log(bool json);

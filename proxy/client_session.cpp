@@ -52,25 +52,29 @@ std::string client_address(tcp::socket const& s) {
 }
 
 std::string describe_connect_failure(connect_result const& cr, config::origin_timeouts const& t) {
+    std::string const ms = std::to_string(cr.connect_time.count() / 1000);
+    std::string const from = cr.source.empty() ? std::string{} : " from " + cr.source;
     std::string d;
     switch (cr.why) {
     case failure::dns_failed:
         d = "resolving " + cr.address + " failed after " + std::to_string(cr.dns_time.count()) + " ms";
         break;
     case failure::connect_timeout:
-        d = "TCP handshake with " + cr.address + " not completed within " +
-            config::format_duration(t.connect) + " (no SYN-ACK; waited " +
-            std::to_string(cr.connect_time.count() / 1000) + " ms)";
+        d = "TCP handshake" + from + " with " + cr.address + " not completed within " +
+            config::format_duration(t.connect) + " (no SYN-ACK; waited " + ms + " ms)";
+        if (cr.firewalled) d += "; the emulated origin firewall drops " + cr.source + " (not in firewall_allow)";
         break;
     case failure::connect_refused:
-        d = "connect to " + cr.address + " refused after " + std::to_string(cr.connect_time.count() / 1000) +
-            " ms (RST: nothing listening, or a firewall REJECT)";
+        d = "connect" + from + " to " + cr.address + " refused after " + ms + " ms";
+        d += cr.firewalled ? " by the emulated origin firewall (" + cr.source + " not in firewall_allow, "
+                             "firewall_action = \"reject\")"
+                           : " (RST: nothing listening, or a firewall REJECT)";
         break;
     case failure::unreachable:
-        d = "no route to " + cr.address + " after " + std::to_string(cr.connect_time.count() / 1000) + " ms";
+        d = "no route" + from + " to " + cr.address + " after " + ms + " ms";
         break;
     default:
-        d = "connect to " + cr.address + " failed after " + std::to_string(cr.connect_time.count() / 1000) + " ms";
+        d = "connect" + from + " to " + cr.address + " failed after " + ms + " ms";
         break;
     }
     d += " (" + errno_name(cr.ec) + ")";
@@ -147,6 +151,8 @@ client_session::client_session(worker& w, tcp::socket socket)
     : worker_(w), socket_(std::move(socket)),
       buffer_(static_cast<std::size_t>(w.current()->cfg->edge.max_request_header) + relay_chunk),
       timer_(socket_.get_executor()), accepted_at_(clock::now()), client_ip_(client_address(socket_)) {
+    boost::system::error_code aec;
+    client_addr_ = net::ip::make_address(client_ip_, aec);
     worker_.add_session(this);
     worker_.active_.fetch_add(1, std::memory_order_relaxed);
     worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
@@ -292,9 +298,19 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
         }
 
         bool more = false;
+        auto const* o = rt->routes.route(x.host);
+        if (o) x.origin = o->name;
+        auto const& rules = rt->access_for(o);
         constexpr std::string_view test_prefix = "/cdn-cgi/error/";
-        if (x.target.starts_with(test_prefix)) {
+        if (auto d = rules.check(client_addr_); !d.allowed) {
+            // Cloudflare's IP Access Rules: decided before any origin is contacted.
+            x.fail(failure::access_denied, "access",
+                   "client " + client_ip_ + " matched block rule " + d.rule->text +
+                       (o && o->access ? " of origin \"" + o->name + "\"" : std::string(" of [access]")));
+            more = co_await send_error(failure::access_denied, x, keep_alive && parser.is_done());
+        } else if (x.target.starts_with(test_prefix)) {
             // Cloudflare's own test URL: the page of that code, no origin touched.
+            x.origin.clear();
             std::string_view code_text = std::string_view(x.target).substr(test_prefix.size());
             code_text = code_text.substr(0, code_text.find_first_of("?#/"));
             unsigned code = 0;
@@ -304,8 +320,7 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
             x.fail(f.value_or(failure::not_found), "test_url", "");
             x.failure_name = {};  // a requested page, not a failure of this exchange
             more = co_await send_error(f.value_or(failure::not_found), x, keep_alive && parser.is_done());
-        } else if (auto const* o = rt->routes.route(x.host)) {
-            x.origin = o->name;
+        } else if (o) {
             more = co_await forward(*o, parser, x, keep_alive);
         } else {
             x.fail(failure::no_origin_for_host, "route", "no [[origins]] hosts pattern matches \"" + x.host + "\"");
@@ -314,7 +329,8 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
 
         if (x.status != 0) worker_.metrics().count_request(x.origin, x.status);
         log_access({client_ip_, x.host, x.method, x.target, x.status, x.origin, x.server, x.connect_ms,
-                    x.first_byte_ms, ms_since(x.started), x.ray, x.failure_name, x.failed_phase});
+                    x.first_byte_ms, ms_since(x.started), x.ray, x.failure_name, x.failed_phase,
+                    x.failure_name.empty() ? std::string_view{} : std::string_view(x.diagnosis)});
         if (!more || worker_.draining()) break;
     }
 
@@ -388,7 +404,8 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             }
             auto& m = worker_.metrics();
             ++m.connects_pending;
-            auto cr = co_await connect_origin(server, o.timeouts, cfg.timeouts.dns);
+            connect_policy policy{worker_.next_egress(*x.rt, o), &o.firewall_allow, o.firewall};
+            auto cr = co_await connect_origin(server, o.timeouts, cfg.timeouts.dns, policy);
             --m.connects_pending;
             if (cr.why != failure::dns_failed || cr.stream)
                 m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());

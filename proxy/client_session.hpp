@@ -74,6 +74,7 @@ private:
     bool closed_ = false;
     boost::asio::ip::tcp::socket* origin_ = nullptr;  // the origin socket of the exchange in flight
     std::string client_ip_;
+    boost::asio::ip::address client_addr_;  // for access rules (IPv4-mapped IPv6 shown as IPv4)
     std::string wire_;  // the outgoing head being written; reused across requests
 };
 

@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -48,6 +49,29 @@ struct resolve_state {
     bool done = false;
 };
 
+// The source address the kernel would pick toward `ep`: a connected UDP socket sends nothing.
+std::optional<net::ip::address> route_source(net::any_io_executor ex, tcp::endpoint const& ep) {
+    boost::system::error_code ec;
+    net::ip::udp::socket probe(ex);
+    probe.open(ep.address().is_v6() ? net::ip::udp::v6() : net::ip::udp::v4(), ec);
+    if (!ec) probe.connect(net::ip::udp::endpoint(ep.address(), ep.port()), ec);
+    if (ec) return std::nullopt;
+    auto local = probe.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    return local.address();
+}
+
+bool allowed_by(std::vector<config::cidr> const& allow, net::ip::address const& a) {
+    if (a.is_v4()) {
+        auto b = a.to_v4().to_bytes();
+        for (auto const& c : allow) if (c.contains(b.data(), false)) return true;
+        return false;
+    }
+    auto b = a.to_v6().to_bytes();
+    for (auto const& c : allow) if (c.contains(b.data(), true)) return true;
+    return false;
+}
+
 } // namespace
 
 std::string errno_name(boost::system::error_code const& ec) {
@@ -71,7 +95,8 @@ std::string errno_name(boost::system::error_code const& ec) {
 
 net::awaitable<connect_result> connect_origin(config::host_port const& server,
                                               config::origin_timeouts const& timeouts,
-                                              std::chrono::milliseconds dns_timeout) {
+                                              std::chrono::milliseconds dns_timeout,
+                                              connect_policy const& policy) {
     auto ex = co_await net::this_coro::executor;
     connect_result r;
     r.address = server.text;
@@ -111,20 +136,58 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
         for (auto const& e : st->results) endpoints.push_back(e.endpoint());
     }
 
-    beast::tcp_stream stream(ex);
-    auto t0 = clock_type::now();
-    stream.expires_after(timeouts.connect);
-    auto [ec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
-    r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0);
-    if (ec) {
+    // One deadline covers every address a name resolves to, from the first SYN.
+    auto const t0 = clock_type::now();
+    auto const deadline = t0 + timeouts.connect;
+    bool const firewall = policy.firewall_allow && !policy.firewall_allow->empty();
+    auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0); };
+    std::optional<beast::tcp_stream> connected;
+    boost::system::error_code ec = net::error::address_family_not_supported;
+    for (auto const& ep : endpoints) {
+        if (policy.source && policy.source->is_v6() != ep.address().is_v6()) continue;  // egress family must match
+        r.address = endpoint_text(ep);
+        auto source = policy.source;
+        if (firewall && !source) source = route_source(ex, ep);
+        r.source = source ? source->to_string() : std::string{};
+        if (firewall && source && !allowed_by(*policy.firewall_allow, *source)) {
+            // The emulated origin firewall: no SYN leaves. REJECT answers with a reset at once;
+            // DROP leaves the handshake unanswered until the deadline, exactly like a real one.
+            r.firewalled = true;
+            if (policy.action == config::firewall_action::reject) {
+                ec = net::error::connection_refused;
+                break;
+            }
+            net::steady_timer wait(ex, deadline);
+            co_await wait.async_wait(use_nothrow);
+            ec = beast::error::timeout;
+            break;
+        }
+        beast::tcp_stream stream(ex);
+        auto& sock = stream.socket();
+        sock.open(ep.protocol(), ec);
+        if (!ec && source && policy.source) sock.bind(tcp::endpoint(*source, 0), ec);
+        if (ec) break;
+        stream.expires_at(deadline);
+        std::tie(ec) = co_await stream.async_connect(ep, use_nothrow);
+        if (!ec) {
+            connected.emplace(std::move(stream));
+            break;
+        }
+        if (ec == beast::error::timeout) break;  // the deadline is spent: no next address
+    }
+    r.connect_time = elapsed();
+    if (!connected) {
         r.why = classify_connect_error(ec);
         r.ec = ec;
-        // async_connect(range) reports the last endpoint only on success; name the last tried.
-        r.address = endpoints.size() == 1 ? endpoint_text(endpoints.front()) : server.text;
         co_return r;
     }
-    r.address = endpoint_text(ep);
+    auto& stream = *connected;
     stream.expires_never();
+    {
+        boost::system::error_code lec;
+        auto local = stream.socket().local_endpoint(lec);
+        if (!lec) r.source = local.address().to_string();
+    }
 
     auto sock = stream.release_socket();
     boost::system::error_code oec;

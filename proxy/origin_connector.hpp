@@ -8,13 +8,24 @@
 #include "proxy/failure.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace edge522 {
+
+// Where the connect comes from, and the origin firewall it meets (emulated: a source outside
+// `firewall_allow` never sends a SYN; "drop" waits out the connect deadline, "reject" fails at once).
+struct connect_policy {
+    std::optional<boost::asio::ip::address> source;       // bind before connect; nullopt = kernel's choice
+    std::vector<config::cidr> const* firewall_allow = nullptr;  // null or empty = no firewall
+    config::firewall_action action = config::firewall_action::drop;
+};
 
 struct connect_result {
     std::optional<boost::asio::ip::tcp::socket> stream;  // set on success
@@ -23,6 +34,8 @@ struct connect_result {
     std::chrono::milliseconds dns_time{0};
     std::chrono::microseconds connect_time{0};       // from the first SYN to success/failure
     std::string address;                              // the endpoint tried last, "127.0.0.1:3000"
+    std::string source;                               // the local address used (or that would have been)
+    bool firewalled = false;                          // refused/dropped by the emulated origin firewall
 };
 
 // `timeouts.connect` bounds the handshake, `dns_timeout` the resolution. On success the socket has
@@ -30,7 +43,8 @@ struct connect_result {
 // origin never ACKs fails with ETIMEDOUT -> 522).
 boost::asio::awaitable<connect_result> connect_origin(config::host_port const& server,
                                                       config::origin_timeouts const& timeouts,
-                                                      std::chrono::milliseconds dns_timeout);
+                                                      std::chrono::milliseconds dns_timeout,
+                                                      connect_policy const& policy = {});
 
 // "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
 std::string errno_name(boost::system::error_code const& ec);

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -65,6 +66,28 @@ boost::system::error_code open_acceptor(tcp::acceptor& a, tcp::endpoint const& e
     return ec;
 }
 
+// Every egress address must be one this machine has: bind a throwaway socket to it.
+std::vector<std::string> unusable_egress(config::config const& cfg) {
+    std::vector<std::string> problems;
+    std::vector<std::string> seen;
+    auto check = [&](std::string const& a) {
+        if (std::find(seen.begin(), seen.end(), a) != seen.end()) return;
+        seen.push_back(a);
+        net::io_context ioc;
+        boost::system::error_code ec;
+        auto addr = net::ip::make_address(a, ec);
+        tcp::socket s(ioc);
+        if (!ec) s.open(addr.is_v6() ? tcp::v6() : tcp::v4(), ec);
+        if (!ec) s.bind(tcp::endpoint(addr, 0), ec);
+        if (ec) problems.push_back("egress address " + a + " is not usable on this machine: " + ec.message());
+    };
+    for (auto const& a : cfg.edge.egress) check(a);
+    for (auto const& o : cfg.origins)
+        if (o.egress)
+            for (auto const& a : *o.egress) check(a);
+    return problems;
+}
+
 } // namespace
 
 server::server(std::shared_ptr<config::config const> cfg, std::string config_path)
@@ -109,6 +132,14 @@ std::vector<config::config_error> server::reload() {
                       r.errors.size());
         return r.errors;
     }
+    if (auto bad = unusable_egress(*r.cfg); !bad.empty()) {
+        std::vector<config::config_error> errors;
+        for (auto const& b : bad) {
+            spdlog::error("reload rejected: {}", b);
+            errors.push_back({config_path_, 0, 0, b});
+        }
+        return errors;
+    }
     if (r.cfg->edge.listen != cfg_->edge.listen || r.cfg->edge.threads != cfg_->edge.threads)
         spdlog::warn("reload: edge.listen and edge.threads changes take effect only after a restart");
     cfg_ = r.cfg;
@@ -119,6 +150,10 @@ std::vector<config::config_error> server::reload() {
 }
 
 int server::run() {
+    if (auto bad = unusable_egress(*cfg_); !bad.empty()) {
+        for (auto const& b : bad) std::cerr << "edge522: " << b << "\n";
+        return 2;
+    }
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());

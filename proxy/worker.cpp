@@ -45,6 +45,17 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
     }
 }
 
+runtime::runtime(std::shared_ptr<config::config const> c)
+    : cfg(std::move(c)), routes(*cfg), access(cfg->access) {
+    for (auto const& o : cfg->origins) {
+        if (o.access) origin_access.emplace_back(std::in_place, *o.access);
+        else origin_access.emplace_back(std::nullopt);
+        std::vector<net::ip::address> list;
+        for (auto const& a : o.egress ? *o.egress : cfg->edge.egress) list.push_back(net::ip::make_address(a));
+        egress.push_back(std::move(list));
+    }
+}
+
 worker::worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections)
     : index_(index), rt_(std::move(rt)), open_connections_(open_connections) {}
 

@@ -8,6 +8,7 @@
 //           --> io_context runs out of work --> thread ends
 
 #include "config/config.hpp"
+#include "proxy/access.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/origin_pool.hpp"
 #include "proxy/ray_id.hpp"
@@ -23,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_set>
 #include <vector>
 
@@ -31,11 +33,26 @@ namespace edge522 {
 class client_session;
 using clock_type = std::chrono::steady_clock;
 
-// One config generation, immutable, shared read-only by every worker.
+// One config generation, immutable, shared read-only by every worker: the config and what is
+// derived from it once (routes, access tries, egress addresses).
 struct runtime {
-    explicit runtime(std::shared_ptr<config::config const> c) : cfg(std::move(c)), routes(*cfg) {}
+    explicit runtime(std::shared_ptr<config::config const> c);
+
     std::shared_ptr<config::config const> cfg;
     router routes;
+    access_matcher access;                                // [access]
+    std::vector<std::optional<access_matcher>> origin_access;    // by origin index; nullopt = inherit
+    std::vector<std::vector<boost::asio::ip::address>> egress;  // by origin index; empty = kernel's choice
+
+    std::size_t index_of(config::origin const& o) const noexcept {
+        return static_cast<std::size_t>(&o - cfg->origins.data());
+    }
+    // The rules for a request: its origin's own table, else [access] (also when no origin matched).
+    access_matcher const& access_for(config::origin const* o) const noexcept {
+        if (o)
+            if (auto const& m = origin_access[index_of(*o)]) return *m;
+        return access;
+    }
 };
 
 class worker {
@@ -67,6 +84,16 @@ public:
     worker_metrics& metrics() noexcept { return metrics_; }
     ray_id_generator& rays() noexcept { return rays_; }
     bool draining() const noexcept { return draining_; }
+
+    // The next egress address of an origin, rotated per new connection (nullopt: kernel's choice).
+    // `rt` is the generation the request started with (a reload may have swapped rt_ since).
+    std::optional<boost::asio::ip::address> next_egress(runtime const& rt, config::origin const& o) {
+        auto const i = rt.index_of(o);
+        auto const& list = rt.egress[i];
+        if (list.empty()) return std::nullopt;
+        if (egress_next_.size() <= i) egress_next_.resize(i + 1, 0);
+        return list[egress_next_[i]++ % list.size()];
+    }
 
     // Body relay buffers: a bounded free list, so exchanges with bodies do not malloc 64 KiB each.
     static constexpr std::size_t relay_buffer_size = 64 * 1024;
@@ -107,6 +134,7 @@ private:
     bool draining_ = false;
     std::unordered_set<client_session*> sessions_;
     std::vector<std::unique_ptr<char[]>> free_relay_;
+    std::vector<std::size_t> egress_next_;
     std::atomic<std::size_t> active_{0};
     std::atomic<std::uint64_t>& open_connections_;
     clock_type::time_point last_limit_warning_{};

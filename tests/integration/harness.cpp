@@ -141,7 +141,9 @@ origin::origin(behaviour b, std::chrono::milliseconds delay)
     acceptor_.assign(boost::asio::ip::tcp::v4(), fd);
     thread_ = std::thread([this] {
         for (;;) {
-            int c = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+            sockaddr_in peer{};
+            socklen_t peer_len = sizeof peer;
+            int c = ::accept4(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
             if (c < 0) {
                 if (stopping_) return;
                 if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -152,6 +154,12 @@ origin::origin(behaviour b, std::chrono::milliseconds delay)
                 return;
             }
             connections_++;
+            {
+                char text[INET_ADDRSTRLEN] = {};
+                ::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text);
+                std::lock_guard lk(mutex_);
+                peers_.emplace_back(text);
+            }
             boost::asio::ip::tcp::socket s(ioc_);
             s.assign(boost::asio::ip::tcp::v4(), c);
             std::lock_guard lk(mutex_);
@@ -174,6 +182,11 @@ origin::~origin() {
         threads.swap(conn_threads_);
     }
     for (auto& t : threads) t.join();
+}
+
+std::vector<std::string> origin::peers() const {
+    std::lock_guard lk(mutex_);
+    return peers_;
 }
 
 std::string origin::last_head() const {
@@ -473,6 +486,21 @@ client::client(std::uint16_t port, std::chrono::milliseconds recv_timeout) {
     ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
     ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+client::client(std::uint16_t port, std::string const& source, std::string const& target) {
+    auto to = boost::asio::ip::make_address(target);
+    socket_.open(to.is_v6() ? boost::asio::ip::tcp::v6() : boost::asio::ip::tcp::v4());
+    if (!source.empty()) socket_.bind({boost::asio::ip::make_address(source), 0});
+    socket_.connect({to, port});
+    timeval tv{10, 0};
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+response get_from(std::string const& source, std::uint16_t port, std::string const& host,
+                  std::string const& extra, std::string const& target) {
+    client c(port, source, target);
+    return c.request("GET / HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n");
 }
 
 void client::send(std::string const& raw) {

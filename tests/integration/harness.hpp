@@ -45,6 +45,7 @@ public:
     unsigned requests() const noexcept { return requests_.load(); }
     unsigned closed_by_peer() const noexcept { return closed_by_peer_.load(); }  // EOFs seen
     std::string last_head() const;
+    std::vector<std::string> peers() const;  // source address of every accepted connection, in order
 
     std::uint64_t stream_bytes = 0;
     bool stream_chunked = false;
@@ -62,6 +63,7 @@ private:
     std::atomic<unsigned> closed_by_peer_{0};
     mutable std::mutex mutex_;
     std::string last_head_;
+    std::vector<std::string> peers_;
     std::thread thread_;
     std::vector<std::thread> conn_threads_;
     std::vector<boost::asio::ip::tcp::socket> stalled_;
@@ -142,6 +144,8 @@ struct response {
 class client {
 public:
     explicit client(std::uint16_t port, std::chrono::milliseconds recv_timeout = std::chrono::milliseconds(10000));
+    // From a chosen source address (e.g. "127.0.0.7"), to `target` ("127.0.0.1" or "::1").
+    client(std::uint16_t port, std::string const& source, std::string const& target = "127.0.0.1");
     void send(std::string const& raw);
     response read_response(bool head_request = false);
     response request(std::string const& raw, bool head_request = false);
@@ -153,6 +157,10 @@ private:
     boost::asio::ip::tcp::socket socket_{ioc_};
     std::string pending_;
 };
+
+// One GET on a new connection from `source`.
+response get_from(std::string const& source, std::uint16_t port, std::string const& host = "app.test",
+                  std::string const& extra_headers = "", std::string const& target = "127.0.0.1");
 
 // One GET on a new connection.
 response get(std::uint16_t port, std::string const& target = "/", std::string const& host = "app.test",

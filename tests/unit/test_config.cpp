@@ -784,15 +784,10 @@ TEST_CASE("unsupported features are rejected and never silently ignored", "[conf
     };
     // Each snippet's offending key is on line 2 (the origin's keys on line 3).
     std::vector<sample> samples{
-        {"[edge]\negress = [\"127.0.0.2\"]\n",
-         "edge.toml:2:1: edge.egress is not supported yet by this build"},
         {"[edge]\nlisten_tls = [\"127.0.0.1:8443\"]\n",
          "edge.toml:2:1: edge.listen_tls is not supported yet by this build"},
         {"[edge]\ncert = \"cert.pem\"\n", "edge.toml:2:1: edge.cert is not supported yet by this build"},
         {"[edge]\n  key = \"key.pem\"\n", "edge.toml:2:3: edge.key is not supported yet by this build"},
-        {"[access]\nallow = [\"10.0.0.0/8\"]\n",
-         "edge.toml:2:1: access.allow is not supported yet by this build"},
-        {"[access]\nblock = [\"::1\"]\n", "edge.toml:2:1: access.block is not supported yet by this build"},
         {"[chaos]\nheader = \"x-edge522-fault\"\n",
          "edge.toml:2:1: chaos.header is not supported yet by this build"},
     };
@@ -806,10 +801,6 @@ TEST_CASE("unsupported features are rejected and never silently ignored", "[conf
         {"tls_verify = \"strict\"", "origins[0].tls_verify"},
         {"tls_sni = \"app.test\"", "origins[0].tls_sni"},
         {"tls_ca = \"ca.pem\"", "origins[0].tls_ca"},
-        {"access = { block = [\"10.0.0.1\"] }", "origins[0].access"},
-        {"egress = [\"127.0.0.2\"]", "origins[0].egress"},
-        {"firewall_allow = [\"127.0.0.0/8\"]", "origins[0].firewall_allow"},
-        {"firewall_action = \"reject\"", "origins[0].firewall_action"},
     };
     for (auto const& s : origin_samples) {
         INFO(s.toml);
@@ -868,17 +859,6 @@ TEST_CASE("unsupported features are still checked for their type and syntax", "[
           R"(edge.toml:3:14: origins[0].tls_verify: "none" is not one of "full", "strict")");
     CHECK(error_of("[[origins]]\nname = \"app\"\nfirewall_action = \"ignore\"\n") ==
           R"(edge.toml:3:19: origins[0].firewall_action: "ignore" is not one of "drop", "reject")");
-    CHECK(
-        errors_of(with_origin("[access]\nblock = [\"10.0.0.0/33\"]\n")) ==
-        std::vector<std::string>{
-            "edge.toml:2:1: access.block is not supported yet by this build",
-            R"(edge.toml:2:10: access.block[0]: "10.0.0.0/33" is not an IP address or CIDR (e.g. "10.0.0.0/8", "::1"))",
-        });
-    CHECK(errors_of(with_origin("[edge]\negress = [\"eth0\"]\n")) ==
-          std::vector<std::string>{
-              "edge.toml:2:1: edge.egress is not supported yet by this build",
-              R"(edge.toml:2:11: edge.egress[0]: "eth0" is not an IP address)",
-          });
     CHECK(error_of(with_origin("[chaos]\nheader = \"x fault\"\n")) ==
           R"(edge.toml:2:10: chaos.header: "x fault" is not a valid header name)");
 
@@ -1004,4 +984,74 @@ TEST_CASE("config_error::to_string", "[config]")
 {
     CHECK((config_error{"edge.toml", 7, 11, "boom"}).to_string() == "edge.toml:7:11: boom");
     CHECK((config_error{"edge.toml", 0, 0, "cannot read: x"}).to_string() == "edge.toml: cannot read: x");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access rules, egress and origin-firewall emulation
+
+TEST_CASE("access rules parse into prefixes; bad rules are errors at their position", "[config][access]")
+{
+    auto c = load_ok(with_origin(R"([access]
+allow = ["203.0.113.7", "10.0.0.0/8", "2001:db8::/32"]
+block = ["0.0.0.0/0", "::/0"]
+)"));
+    REQUIRE(c->access.allow.size() == 3);
+    CHECK(c->access.allow[0].prefix == 32);
+    CHECK(c->access.allow[1].prefix == 8);
+    CHECK(c->access.allow[2].v6);
+    CHECK(c->access.allow[2].prefix == 32);
+    CHECK(c->access.block.size() == 2);
+    CHECK(c->origins[0].access == std::nullopt);  // absent = inherit
+
+    CHECK(error_of(with_origin("[access]\nblock = [\"10.0.0.0/33\"]\n")) ==
+          R"(edge.toml:2:10: access.block[0]: "/33" is not a prefix length (0 to 32 for IPv4))");
+    CHECK(error_of(with_origin("[access]\nblock = [\"::g\"]\n")) ==
+          R"(edge.toml:2:10: access.block[0]: "::g" is not an IPv6 address)");
+    CHECK(error_of(with_origin("[access]\nallow = [\"10.0.0.1/8\"]\n")) ==
+          R"(edge.toml:2:10: access.allow[0]: "10.0.0.1/8" has host bits set (the network is 10.0.0.0/8; for one address write it without a prefix))");
+    CHECK(error_of(with_origin("[access]\nallow = [\"2001:db8::1/32\"]\n")).find("has host bits set") != std::string::npos);
+    CHECK(error_of(with_origin("[access]\nallow = [\"example.com\"]\n")) ==
+          R"(edge.toml:2:10: access.allow[0]: "example.com" is not an IP address)");
+}
+
+TEST_CASE("per-origin access, egress and firewall", "[config][access]")
+{
+    auto c = load_ok(R"(
+[edge]
+egress = ["127.0.0.2", "127.0.0.3"]
+[[origins]]
+name = "app"
+access = { allow = ["127.0.0.5"], block = ["127.0.0.0/8"] }
+egress = ["127.0.0.4"]
+firewall_allow = ["127.0.0.2/32", "::1"]
+firewall_action = "reject"
+[[origins]]
+name = "other"
+)");
+    CHECK(c->edge.egress == std::vector<std::string>{"127.0.0.2", "127.0.0.3"});
+    auto const& o = c->origins[0];
+    REQUIRE(o.access);
+    CHECK(o.access->allow.size() == 1);
+    CHECK(o.access->block.size() == 1);
+    REQUIRE(o.egress);
+    CHECK(*o.egress == std::vector<std::string>{"127.0.0.4"});
+    CHECK(o.firewall_allow.size() == 2);
+    CHECK(o.firewall == edge522::config::firewall_action::reject);
+    CHECK_FALSE(c->origins[1].egress);
+    CHECK(c->origins[1].firewall == edge522::config::firewall_action::drop);
+    CHECK(error_of(with_origin("[edge]\negress = [\"eth0\"]\n")) ==
+          R"(edge.toml:2:11: edge.egress[0]: "eth0" is not an IP address)");
+}
+
+TEST_CASE("cidr::contains", "[config][access]")
+{
+    std::string e;
+    auto net = edge522::config::parse_cidr("192.168.4.0/22", e);
+    REQUIRE(net);
+    std::uint8_t in[4] = {192, 168, 7, 255}, out[4] = {192, 168, 8, 0};
+    CHECK(net->contains(in, false));
+    CHECK_FALSE(net->contains(out, false));
+    auto all = edge522::config::parse_cidr("0.0.0.0/0", e);
+    CHECK(all->contains(out, false));
+    CHECK_FALSE(all->contains(out, true));  // another family never matches
 }
