@@ -285,14 +285,21 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
         x.accept = std::string(req[http::field::accept]);
         bool keep_alive = req.keep_alive() && cfg.timeouts.client_idle.count() > 0;
 
+        if (req.count(http::field::transfer_encoding) && req.version() < 11) {
+            // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a smuggling vector).
+            x.fail(failure::bad_request, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
+            co_await send_error(failure::bad_request, x, false);
+            break;
+        }
         if (req.count(http::field::transfer_encoding) && !parser.chunked()) {
             // RFC 9112 6.1: a transfer-coding we do not understand.
             x.fail(failure::not_implemented, "client_header", "unsupported Transfer-Encoding");
             co_await send_error(failure::not_implemented, x, false);
             break;
         }
-        if (x.host.empty() && req.version() >= 11) {
-            x.fail(failure::bad_request, "client_header", "HTTP/1.1 request without Host");
+        if ((x.host.empty() && req.version() >= 11) || req.count(http::field::host) > 1) {
+            // RFC 9112 3.2: no Host in HTTP/1.1, or more than one: 400.
+            x.fail(failure::bad_request, "client_header", "HTTP/1.1 request without exactly one Host");
             co_await send_error(failure::bad_request, x, false);
             break;
         }
@@ -461,7 +468,14 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             body_started = true;
             if (rec == http::error::need_buffer) rec = {};
             if (rec) {
-                // The client stopped sending its body: nothing to answer on a broken request.
+                if (rec.category() == http::make_error_code(http::error::bad_chunk).category() &&
+                    rec != http::error::partial_message && rec != http::error::end_of_stream) {
+                    // A malformed body (bad chunk framing, an absurd chunk size): 400, and the
+                    // origin connection, which saw part of it, is dropped.
+                    x.fail(failure::bad_request, "client_body", "malformed request body: " + rec.message());
+                    co_return co_await send_error(failure::bad_request, x, false);
+                }
+                // The client stopped sending its body (or timed out): nothing to answer.
                 x.fail(failure::bad_request, "client_body", "client request body ended early (" + rec.message() + ")");
                 x.status = 0;
                 co_return false;

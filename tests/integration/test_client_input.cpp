@@ -142,3 +142,46 @@ TEST_CASE("max_connections closes connections past the limit and frees slots on 
     CHECK(served);
     CHECK(e.log().find("max_connections (2) reached") != std::string::npos);
 }
+
+TEST_CASE("request smuggling and hygiene: ambiguous framing is refused, never forwarded", "[client][smuggling]") {
+    origin o(origin::behaviour::echo_size);
+    edge e(simple_config({o.address()}));
+    struct sample {
+        char const* name;
+        std::string raw;
+        std::vector<int> codes;
+    };
+    std::vector<sample> samples{
+        {"CL and TE", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {400}},
+        {"differing duplicate CL", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", {400}},
+        {"TE not ending in chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", {501, 400}},
+        {"obfuscated TE value", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", {501, 400}},
+        {"TE split over two fields", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n", {400, 501}},
+        {"space before the colon", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", {400}},
+        {"TE in HTTP/1.0", "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", {400}},
+        {"bare LF line endings", "GET / HTTP/1.1\nHost: a\n\n", {400}},
+        {"NUL in a header value", std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 37), {400}},
+        {"CTL in a header value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", {400}},
+        {"absurd chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n", {400}},
+        {"two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", {400}},
+        {"signed Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello", {400}},
+    };
+    for (auto const& s : samples) {
+        INFO(s.name);
+        client c(e.port());
+        auto r = c.request(s.raw);
+        CHECK(std::find(s.codes.begin(), s.codes.end(), r.status) != s.codes.end());
+        CHECK(c.closed_within(2000ms));
+    }
+    CHECK(o.requests() <= 1);  // only the absurd chunk size had a valid head to forward
+    CHECK(get(e.port()).status == 200);
+}
+
+TEST_CASE("obs-fold is replaced by a space before forwarding (RFC 9112 5.2)", "[client][smuggling]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    client c(e.port());
+    auto r = c.request("GET / HTTP/1.1\r\nHost: a\r\nX-Folded: one\r\n two\r\n\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body.find("X-Folded: one two\r\n") != std::string::npos);
+}
