@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Load checks of the real edge522 binary on loopback (bounded in count and time).
+
+  loadcheck.py slowloris --bin build/edge522 [--n 5000] [--client-header 4]
+      N connections that send one byte a second must not stop others being served (healthy p50
+      stays under 2x its idle value) and each is closed at client_header (408), never early.
+  loadcheck.py drain --bin build/edge522 [--n 200]
+      SIGTERM while N requests are in flight: every request already accepted completes (counted on
+      both sides), new connects are refused, the process exits 0 within drain_timeout.
+
+Exit status 0 when every check holds; the figures are printed either way.
+"""
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BODY = b"x" * 100
+
+
+class Origin:
+    """A fast origin: 200 with a 100-byte body, keep-alive; optionally slow by `delay` seconds."""
+
+    def __init__(self, delay=0.0):
+        self.delay = delay
+        self.requests = 0
+        self.answered = 0
+
+    async def start(self):
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0, backlog=4096)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def handle(self, reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.requests += 1
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY)
+                await writer.drain()
+                self.answered += 1
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+
+def start_edge(binary, toml):
+    d = tempfile.mkdtemp(prefix="edge522-load-")
+    cfg = os.path.join(d, "edge.toml")
+    with open(cfg, "w") as f:
+        f.write(toml)
+    log = open(os.path.join(d, "edge.log"), "w+")
+    proc = subprocess.Popen([binary, "--config", cfg], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log.seek(0)
+        text = log.read()
+        if "listening on http://" in text:
+            port = int(text.split("listening on http://")[1].split("\n")[0].rsplit(":", 1)[1])
+            return proc, port, log
+        if proc.poll() is not None:
+            raise SystemExit("edge522 exited at start:\n" + text)
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("edge522 did not start")
+
+
+def edge_toml(origin_port, extra_timeouts="", extra_edge=""):
+    return (f'[edge]\nlisten = ["127.0.0.1:0"]\nthreads = 1\nlog_level = "warn"\n{extra_edge}\n'
+            f'[admin]\nlisten = ""\n[timeouts]\n{extra_timeouts}\n'
+            f'[[origins]]\nname = "app"\nservers = ["127.0.0.1:{origin_port}"]\n')
+
+
+async def get(port, reader_writer=None):
+    """One GET; returns (status, seconds, (reader, writer)) reusing the connection if given."""
+    t0 = time.perf_counter()
+    if reader_writer is None:
+        reader_writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = reader_writer
+    writer.write(b"GET / HTTP/1.1\r\nHost: load.test\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return status, time.perf_counter() - t0, reader_writer
+
+
+async def latency_p50(port, n=200):
+    rw = None
+    samples = []
+    for _ in range(n):
+        status, s, rw = await get(port, rw)
+        assert status == 200, status
+        samples.append(s)
+    rw[1].close()
+    return statistics.median(samples)
+
+
+async def slowloris(args):
+    origin = Origin()
+    await origin.start()
+    proc, port, log = start_edge(args.bin, edge_toml(origin.port, f'client_header = "{args.client_header}s"'))
+    ok = True
+    try:
+        idle = await latency_p50(port)
+        request = b"GET / HTTP/1.1\r\nHost: slow.test\r\nX-Pad: " + b"a" * 64 + b"\r\n\r\n"
+        results = []  # per slow connection: (closed_after_seconds, got_408)
+
+        async def slow_client():
+            t0 = time.perf_counter()  # before the connect: the edge's accept is never earlier
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                results.append((None, False))
+                return
+            got = b""
+            read_task = asyncio.ensure_future(reader.read(65536))
+            for i in range(len(request)):
+                if read_task.done():
+                    break
+                try:
+                    writer.write(request[i:i + 1])
+                    await writer.drain()
+                except ConnectionError:
+                    break
+                done, _ = await asyncio.wait([read_task], timeout=1.0)
+                if done:
+                    break
+            try:
+                got = await asyncio.wait_for(read_task, timeout=args.client_header + 5)
+                while True:  # read until the edge closes
+                    more = await asyncio.wait_for(reader.read(65536), timeout=5)
+                    if not more:
+                        break
+                    got += more
+            except (asyncio.TimeoutError, ConnectionError):
+                pass
+            results.append((time.perf_counter() - t0, got.startswith(b"HTTP/1.1 408")))
+            writer.close()
+
+        tasks = [asyncio.ensure_future(slow_client()) for _ in range(args.n)]
+        await asyncio.sleep(1.5)  # every slow client connected and trickling
+        during = await latency_p50(port)
+        await asyncio.gather(*tasks)
+        closed = [r for r in results if r[0] is not None]
+        got408 = sum(1 for r in results if r[1])
+        early = [r[0] for r in closed if r[0] < args.client_header - 0.01]
+        latest = max(r[0] for r in closed) if closed else float("nan")
+        print(f"slowloris: {args.n} connections trickling 1 byte/s, client_header {args.client_header}s")
+        print(f"  healthy p50 idle {idle * 1000:.3f} ms, during {during * 1000:.3f} ms, ratio {during / idle:.2f}")
+        print(f"  slow connections answered 408 and closed: {got408}/{args.n}; closed early: {len(early)}; "
+              f"latest close {latest:.2f}s after connect")
+        # 2x, with 1 ms of absolute slack for sub-millisecond loopback figures on a shared machine.
+        if during > max(2 * idle, idle + 0.001):
+            print("  FAIL: healthy latency more than doubled")
+            ok = False
+        if got408 != args.n or early:
+            print("  FAIL: not every slow connection got its 408 at client_header")
+            ok = False
+        if latest > args.client_header + 3:
+            print("  FAIL: a slow connection outlived client_header by over 3 s")
+            ok = False
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    return ok
+
+
+async def drain(args):
+    origin = Origin(delay=0.5)
+    await origin.start()
+    proc, port, log = start_edge(args.bin, edge_toml(origin.port, "", 'drain_timeout = "5s"'))
+    ok = True
+    try:
+        statuses = []
+
+        async def one():
+            try:
+                status, _, rw = await get(port)
+                rw[1].close()
+                statuses.append(status)
+            except (ConnectionError, asyncio.IncompleteReadError) as e:
+                statuses.append(repr(e))
+
+        tasks = [asyncio.ensure_future(one()) for _ in range(args.n)]
+        deadline = time.time() + 5
+        while origin.requests < args.n and time.time() < deadline:
+            await asyncio.sleep(0.01)
+        accepted = origin.requests
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.1)
+        refused = False
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+        except OSError:
+            refused = True
+        await asyncio.gather(*tasks)
+        while proc.poll() is None and time.perf_counter() - t0 < 10:
+            await asyncio.sleep(0.02)
+        exit_s = time.perf_counter() - t0
+        ok200 = statuses.count(200)
+        print(f"drain: {args.n} requests in flight ({accepted} at the origin) when SIGTERM came")
+        print(f"  client side: {ok200}/{args.n} got 200; origin side: {origin.answered} answered; "
+              f"new connect refused: {refused}; exit code {proc.returncode} after {exit_s:.2f}s")
+        if ok200 != args.n or origin.answered != args.n or not refused or proc.returncode != 0 or exit_s > 5.5:
+            print("  FAIL")
+            ok = False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["slowloris", "drain"])
+    p.add_argument("--bin", required=True)
+    p.add_argument("--n", type=int, default=None)
+    p.add_argument("--client-header", type=float, default=4.0)
+    args = p.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if args.n is None:
+        args.n = 5000 if args.mode == "slowloris" else 200
+    ok = asyncio.run(slowloris(args) if args.mode == "slowloris" else drain(args))
+    print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
