@@ -24,10 +24,32 @@ bool has_upper(std::string_view s) {
     return false;
 }
 
+// toml++ 3.3 reaches __builtin_unreachable() (UB) in is_non_ascii_horizontal_whitespace() for
+// some code points in U+00A1..U+FEFE (e.g. U+00E9, U+2D00, U+FEF6) met outside a string or comment,
+// e.g. `\u00e9 = 1` (see tests/fuzz/README.md). Not edge522 code: such inputs are skipped, so that the
+// fuzzer looks for other bugs. Remove once toml++ >= 3.4 is the minimum.
+bool trips_toml_3_3_unreachable(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto c = static_cast<unsigned char>(s[i]);
+        if (c < 0x80) continue;
+        char32_t cp = 0;
+        std::size_t n = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+        cp = c & (0x3f >> n);
+        for (std::size_t k = 0; k < n && i + 1 < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[++i]) & 0x3f);
+        // The same steps as toml++'s generated function, up to its `default: TOML_UNREACHABLE`.
+        if (cp < 0xA0 || cp > 0xFEFF || cp == 0xA0 || cp == 0x3000 || cp == 0xFEFF) continue;
+        auto const child = (static_cast<std::uint64_t>(cp) - 0xA0) / 0x3FA;
+        if ((1ull << child) & 0x7FFFFFFFFFFFF75Eull) continue;
+        if (child != 5 && child != 7) return true;
+    }
+    return false;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
     std::string_view text(reinterpret_cast<char const*>(data), size);
+    if (trips_toml_3_3_unreachable(text)) return 0;
     auto r = config::load_string(text, "fuzz.toml");
 
     FUZZ_CHECK(static_cast<bool>(r.cfg) == r.errors.empty());

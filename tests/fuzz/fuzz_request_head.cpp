@@ -1,7 +1,7 @@
 // bytes -> the client request head path of proxy/client_session.cpp, without the sockets:
 // Beast request_parser<buffer_body> (header_limit = max_request_header, body_limit none), then the
-// production decisions (501 for a transfer-coding other than chunked, 400 for HTTP/1.1 without
-// Host, route by host_without_port(Host)), prepare_origin_request, chunked re-applied, and
+// production decisions (400 for Transfer-Encoding in HTTP/1.0, 501 for a transfer-coding other than
+// chunked, 400 for HTTP/1.1 without Host or with more than one), route by host_without_port(Host)), prepare_origin_request, chunked re-applied, and
 // wire::append_request_head. The head the edge would send to the origin is parsed again by a fresh
 // Beast parser: it must parse, say the same thing, carry no hop-by-hop field and not frame the
 // body differently from what the client sent (no request smuggling introduced by the edge).
@@ -131,6 +131,7 @@ void check_forwarded(http::request_header<> const& req, std::string const& head,
     // Framing: exactly what the client framed, one way only.
     FUZZ_CHECK(!(out.count(http::field::content_length) && out.count(http::field::transfer_encoding)));
     FUZZ_CHECK(out.count(http::field::content_length) <= 1);
+    for (char c : out[http::field::content_length]) FUZZ_CHECK(c >= '0' && c <= '9');  // one plain number
     FUZZ_CHECK(out.count(http::field::transfer_encoding) <= 1);
     FUZZ_CHECK(again.chunked() == chunked);
     if (chunked) FUZZ_CHECK(out[http::field::transfer_encoding] == "chunked");
@@ -168,8 +169,10 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
         std::string const host = host_without_port(req[http::field::host]);
         (void)negotiate(req[http::field::accept]);
 
-        if (req.count(http::field::transfer_encoding) && !p.chunked()) return 0;  // 501, close
-        if (host.empty() && req.version() >= 11) return 0;                        // 400, close
+        if (req.count(http::field::transfer_encoding) && req.version() < 11) return 0;  // 400, close
+        if (req.count(http::field::transfer_encoding) && !p.chunked()) return 0;        // 501, close
+        if ((host.empty() && req.version() >= 11) || req.count(http::field::host) > 1)
+            return 0;                                                                    // 400, close
 
         auto const* o = rt.route(host);
         FUZZ_CHECK(o != nullptr);  // "*" is last

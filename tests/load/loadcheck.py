@@ -4,6 +4,11 @@
   loadcheck.py slowloris --bin build/edge522 [--n 5000] [--client-header 4]
       N connections that send one byte a second must not stop others being served (healthy p50
       stays under 2x its idle value) and each is closed at client_header (408), never early.
+  loadcheck.py soak --bin build/edge522 [--seconds 600] [--n 32]
+      N clients loop over mixed traffic for the given time: healthy, large downloads and uploads,
+      origins that refuse, blackhole, stall, reset or send garbage, and clients that abort
+      mid-request and mid-response. Afterwards: no crash, open fds back to the baseline, RSS
+      growth under 5% from the end of the warm-up to the end.
   loadcheck.py drain --bin build/edge522 [--n 200]
       SIGTERM while N requests are in flight: every request already accepted completes (counted on
       both sides), new connects are refused, the process exits 0 within drain_timeout.
@@ -225,9 +230,150 @@ async def drain(args):
     return ok
 
 
+async def behaviour_server(kind):
+    """Origins that misbehave: 'garbage', 'reset', 'silent', 'big' (1 MiB body), 'sink' (reads bodies)."""
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                if length:
+                    await reader.readexactly(length)
+                if kind == "garbage":
+                    writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+                    await writer.drain()
+                    break
+                if kind == "reset":
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    break
+                if kind == "silent":
+                    await reader.read()  # until the edge gives up and closes
+                    break
+                body = BODY if kind != "big" else b"b" * (1 << 20)
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+    return server, server.sockets[0].getsockname()[1]
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+async def soak(args):
+    servers = {}
+    for kind in ("ok", "big", "sink", "garbage", "reset", "silent"):
+        servers[kind] = await behaviour_server("ok" if kind == "sink" else kind)
+    refuse = socket.socket()
+    refuse.bind(("127.0.0.1", 0))  # bound, never listening: RST
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    filler = socket.socket()
+    filler.connect(blackhole.getsockname())  # accept queue full: SYNs dropped
+    ports = {k: v[1] for k, v in servers.items()}
+    ports["refuse"] = refuse.getsockname()[1]
+    ports["blackhole"] = blackhole.getsockname()[1]
+    toml = ('[edge]\nlisten = ["127.0.0.1:0"]\nthreads = 2\nlog_level = "warn"\n[admin]\nlisten = ""\n'
+            '[timeouts]\nconnect = "300ms"\nread = "300ms"\norigin_idle = "1s"\nclient_header = "2s"\n')
+    for kind, port in ports.items():
+        toml += f'[[origins]]\nname = "{kind}"\nhosts = ["{kind}.test"]\nservers = ["127.0.0.1:{port}"]\nfailover = false\n'
+    proc, port, log = start_edge(args.bin, toml)
+    ok = True
+    counts = {}
+    try:
+        await asyncio.sleep(0.3)
+        fd_base = fd_count(proc.pid)
+        expect = {"ok": 200, "big": 200, "sink": 200, "garbage": 520, "reset": 520, "silent": 524,
+                  "refuse": 521, "blackhole": 522}
+        import random
+        rng = random.Random(522)
+        stop_at = time.time() + args.seconds
+        wrong = []
+
+        async def client_loop():
+            while time.time() < stop_at:
+                kind = rng.choice(list(expect) + ["abort_request", "abort_response"])
+                try:
+                    r, w = await asyncio.open_connection("127.0.0.1", port)
+                    if kind == "abort_request":
+                        w.write(b"POST / HTTP/1.1\r\nHost: sink.test\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+                        await w.drain()
+                    elif kind == "abort_response":
+                        w.write(b"GET / HTTP/1.1\r\nHost: big.test\r\n\r\n")
+                        await r.readexactly(4096)
+                    elif kind == "sink":
+                        up = b"u" * 200000
+                        w.write(b"POST / HTTP/1.1\r\nHost: sink.test\r\nContent-Length: %d\r\n\r\n" % len(up) + up)
+                    else:
+                        w.write(f"GET / HTTP/1.1\r\nHost: {kind}.test\r\n\r\n".encode())
+                    if kind in expect:
+                        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
+                        status = int(head.split(b" ", 2)[1])
+                        length = 0
+                        for line in head.split(b"\r\n"):
+                            if line.lower().startswith(b"content-length:"):
+                                length = int(line.split(b":")[1])
+                        await asyncio.wait_for(r.readexactly(length), 10)
+                        if status != expect[kind]:
+                            wrong.append((kind, status))
+                    counts[kind] = counts.get(kind, 0) + 1
+                    w.close()
+                except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
+                    wrong.append((kind, repr(e)))
+
+        warm = asyncio.ensure_future(asyncio.gather(*[client_loop() for _ in range(args.n)]))
+        await asyncio.sleep(min(10, args.seconds * 0.1))
+        rss_warm = rss_kib(proc.pid)
+        await warm
+        await asyncio.sleep(2.5)  # idle origin connections close (origin_idle 1s, swept each second)
+        alive = proc.poll() is None
+        fd_end = fd_count(proc.pid) if alive else -1
+        rss_end = rss_kib(proc.pid) if alive else -1
+        total = sum(counts.values())
+        growth = (rss_end - rss_warm) / rss_warm * 100 if rss_warm > 0 else float("nan")
+        print(f"soak: {args.seconds}s, {args.n} clients, {total} exchanges: " +
+              ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        print(f"  wrong answers: {len(wrong)} {wrong[:5]}")
+        print(f"  alive: {alive}; fds baseline {fd_base}, after {fd_end}; RSS after warm-up {rss_warm} KiB, "
+              f"at the end {rss_end} KiB ({growth:+.1f}%)")
+        if not alive or wrong or fd_end > fd_base or growth >= 5:
+            print("  FAIL")
+            ok = False
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = -9
+            if rc != 0:
+                print(f"  FAIL: exit code {rc} after SIGTERM")
+                ok = False
+    return ok
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["slowloris", "drain"])
+    p.add_argument("mode", choices=["slowloris", "drain", "soak"])
+    p.add_argument("--seconds", type=float, default=600)
     p.add_argument("--bin", required=True)
     p.add_argument("--n", type=int, default=None)
     p.add_argument("--client-header", type=float, default=4.0)
@@ -235,8 +381,9 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.n is None:
-        args.n = 5000 if args.mode == "slowloris" else 200
-    ok = asyncio.run(slowloris(args) if args.mode == "slowloris" else drain(args))
+        args.n = {"slowloris": 5000, "drain": 200, "soak": 32}[args.mode]
+    modes = {"slowloris": slowloris, "drain": drain, "soak": soak}
+    ok = asyncio.run(modes[args.mode](args))
     print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
     sys.exit(0 if ok else 1)
 
