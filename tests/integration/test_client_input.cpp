@@ -185,3 +185,16 @@ TEST_CASE("obs-fold is replaced by a space before forwarding (RFC 9112 5.2)", "[
     CHECK(r.status == 200);
     CHECK(r.body.find("X-Folded: one two\r\n") != std::string::npos);
 }
+
+TEST_CASE("a client that never reads its response is disconnected at the write timeout", "[client][limits]") {
+    origin o(origin::behaviour::stream);
+    o.stream_bytes = 256ull * 1024 * 1024;
+    edge e(simple_config({o.address()}, "write = \"500ms\""));
+    client c(e.port());
+    auto t0 = clock_type::now();
+    c.send("GET /never-read HTTP/1.1\r\nHost: a.test\r\n\r\n");  // and never read a byte
+    CHECK(e.log_contains("\"GET /never-read\" 200", 5000ms));
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(s >= 0.49);
+    CHECK(s < 5.0);
+}
