@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
+#include "proxy/tools/tarpit.hpp"
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -71,6 +72,16 @@ int cli_main(int argc, char** argv) {
     std::string check_path;
     check->add_option("--config", check_path, "the TOML file to check")->required();
 
+    auto* tarpit = app.add_subcommand("tarpit", "a test origin without root: blackhole (default) never "
+                                      "completes TCP handshakes, refuse answers RST, silent accepts and "
+                                      "never answers; prints 'tarpit listening on HOST:PORT' per listener");
+    std::vector<std::string> tarpit_listen;
+    std::string tarpit_mode = "blackhole";
+    tarpit->add_option("--listen", tarpit_listen, "address to listen on, e.g. 127.0.0.1:0 (repeatable)")
+        ->required();
+    tarpit->add_option("--mode", tarpit_mode, "blackhole, refuse or silent")
+        ->check(CLI::IsMember({"blackhole", "refuse", "silent"}));
+
     try {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& e) {
@@ -79,6 +90,7 @@ int cli_main(int argc, char** argv) {
     }
 
     if (*check) return do_check(check_path);
+    if (*tarpit) return tools::run_tarpit(tarpit_listen, tarpit_mode);
     return do_serve(config_path, log_level);
 }
 

@@ -2,6 +2,7 @@
 
 #include <boost/beast/http/rfc7230.hpp>
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -18,6 +19,19 @@ bool connection_has(http::fields const& f, std::string_view token) {
     for (auto const& c : http::token_list{f[http::field::connection]})
         if (iequals(c, token)) return true;
     return false;
+}
+
+// RFC 9110 8.6: a proxy MUST replace duplicated Content-Length values (several fields, or a list
+// "5, 5", both of which the parser accepts when every value is equal) with a single field before
+// forwarding, or the next hop may frame the body differently.
+void single_content_length(http::fields& f) {
+    auto it = f.find(http::field::content_length);
+    if (it == f.end()) return;
+    std::string_view v = it->value();
+    if (f.count(http::field::content_length) == 1 && v.find(',') == std::string_view::npos) return;
+    v.remove_prefix(std::min(v.find_first_not_of(", \t"), v.size()));
+    std::string const one(v.substr(0, v.find_first_of(", \t")));
+    f.set(http::field::content_length, one);
 }
 
 } // namespace
@@ -53,6 +67,7 @@ void remove_hop_by_hop(http::fields& f, bool keep_upgrade) {
 void prepare_origin_request(http::request_header<>& req, forward_context const& ctx) {
     bool const upgrade = is_upgrade_request(req);
     remove_hop_by_hop(req, upgrade);
+    single_content_length(req);
     // A 100-continue is answered by the edge itself (it reads the body only when it forwards it).
     req.erase(http::field::expect);
 
@@ -84,6 +99,7 @@ void prepare_client_response(http::response_header<>& res, std::string_view serv
                              std::string_view ray_id) {
     bool const upgrade = res.result() == http::status::switching_protocols;
     remove_hop_by_hop(res, upgrade);
+    single_content_length(res);
     for (auto name : {"X-Accel-Buffering", "X-Accel-Charset", "X-Accel-Limit-Rate", "X-Accel-Redirect"})
         res.erase(name);
     res.set(http::field::server, server_header);

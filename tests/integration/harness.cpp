@@ -456,6 +456,38 @@ int edge::wait_exit(std::chrono::milliseconds limit) { return wait_pid(pid_, lim
 long edge::rss_kib() const { return proc_status_kib(pid_, "VmRSS"); }
 long edge::hwm_kib() const { return proc_status_kib(pid_, "VmHWM"); }
 
+background::background(std::vector<std::string> args, std::string const& marker, std::size_t listeners) {
+    char tmpl[] = "/tmp/edge522-bg-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    args.insert(args.begin(), EDGE522_BIN);
+    pid_ = spawn(args, dir_ + "/out.log");
+    auto until = clock_type::now() + std::chrono::seconds(10);
+    while (clock_type::now() < until) {
+        auto text = output();
+        ports_.clear();
+        for (std::size_t p = text.find(marker); p != std::string::npos; p = text.find(marker, p + 1)) {
+            auto line = text.substr(p + marker.size(), text.find('\n', p) - p - marker.size());
+            if (text.find('\n', p) == std::string::npos) break;  // a line still being written
+            ports_.push_back(static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1))));
+        }
+        if (ports_.size() >= listeners) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    throw std::runtime_error("background process did not start:\n" + output());
+}
+
+background::~background() {
+    ::kill(pid_, SIGTERM);
+    bool exited = false;
+    wait_pid(pid_, std::chrono::milliseconds(5000), exited);
+    if (!exited) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+}
+
+std::string background::output() const { return slurp(dir_ + "/out.log"); }
+
 run_result run_edge(std::vector<std::string> args, std::chrono::milliseconds limit) {
     char tmpl[] = "/tmp/edge522-run-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);

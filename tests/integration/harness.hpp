@@ -123,6 +123,20 @@ private:
     bool exited_ = false;
 };
 
+// The binary running a subcommand in the background (e.g. tarpit), until destroyed (SIGTERM).
+class background {
+public:
+    // Waits for `marker` + "HOST:PORT" on the output and keeps the ports in order.
+    background(std::vector<std::string> args, std::string const& marker, std::size_t listeners = 1);
+    ~background();
+    std::vector<std::uint16_t> const& ports() const noexcept { return ports_; }
+    std::string output() const;
+private:
+    int pid_ = -1;
+    std::string dir_;
+    std::vector<std::uint16_t> ports_;
+};
+
 // Runs the binary to completion (for `check`, bad configs, bind conflicts).
 struct run_result {
     int exit_code = -1;
