@@ -210,15 +210,17 @@ for n in $N_LIST; do
             [[ $row != ideal ]] && probe=(--probe-port "${PORT[$row]}" --probe-host fast.test --probe-count "$PROBES" --probe-gap-ms "$PROBE_GAP_MS")
             ovf0=$(listen_overflows)
             hwm_reset "$pid"
+            c0=$(cpu_ticks "$pid")
             (pin "$CLIENT_CPUS" "$BENCHTOOL" burst --port "${PORT[$row]}" --n "$n" --host bh.test --label "$row" \
                 --rep "$rep" --out "$RAW" --settle "$settle" --send-spread-ms "$SEND_SPREAD_MS" --timeout $((DEADLINE_MS / 1000 + 30)) "${probe[@]}") 2>&1 |
                 sed 's/^/    /' >&2
             peak=$(hwm_kb "$pid")
             rss_after=$(rss_kb "$pid")
             sleep "$COOLDOWN"
+            ticks=$(($(cpu_ticks "$pid") - c0))   # after the cooldown: includes closing the N connections
             ovf1=$(listen_overflows)
             left=$(syn_sent_count)
-            echo "{\"label\":\"$row\",\"n\":$n,\"rep\":$rep,\"idle_rss_kb\":${IDLE_RSS[$row]},\"peak_rss_kb\":$peak,\"rss_after_kb\":$rss_after,\"listen_overflows\":$((ovf1 - ovf0)),\"syn_sent_left\":$left}" >>"$META"
+            echo "{\"label\":\"$row\",\"n\":$n,\"rep\":$rep,\"idle_rss_kb\":${IDLE_RSS[$row]},\"peak_rss_kb\":$peak,\"rss_after_kb\":$rss_after,\"listen_overflows\":$((ovf1 - ovf0)),\"syn_sent_left\":$left,\"proxy_ticks\":$ticks}" >>"$META"
         done
     done
 done
@@ -235,5 +237,5 @@ q=$(ss -Hltn "sport = :$BH_PORT" | awk '{print $2}')
     echo
     python3 "$HERE/lib/summarize_deadline.py" "$OUT_DIR" "$DEADLINE_MS"
     echo
-    echo "wall time: $(($(date +%s) - t_start)) s; raw output: $OUT_DIR"
+    echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

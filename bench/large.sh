@@ -233,5 +233,5 @@ done
     IDLE_JSON=$(for k in "${!IDLE[@]}"; do echo "$k=${IDLE[$k]}"; done | paste -sd, -)
     python3 "$HERE/lib/summarize_large.py" "$RES" "$IDLE_JSON"
     echo
-    echo "wall time: $(($(date +%s) - t_start)) s; raw output: $OUT_DIR"
+    echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

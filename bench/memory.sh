@@ -195,5 +195,5 @@ if "edge522" in res:
           f"{'MET' if res['edge522'] <= 10 else 'NOT met'}); {others}")
 PY
     echo
-    echo "wall time: $(($(date +%s) - t_start)) s; raw output: $OUT_DIR"
+    echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

@@ -51,5 +51,5 @@ for c in $CONNS_LIST; do args+=("$c=$OUT_DIR/c$c/results.jsonl"); done
     echo
     python3 "$HERE/lib/summarize_throughput.py" "${args[@]}"
     echo
-    echo "wall time: $(($(date +%s) - t_start)) s; raw output: $OUT_DIR"
+    echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

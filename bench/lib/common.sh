@@ -75,6 +75,7 @@ env_header() {   # machine and versions, for the results file
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host: $(uname -srm), nproc=$(nproc), CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), RLIMIT_NOFILE hard=$(ulimit -Hn)"
     echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //')  haproxy: $(haproxy -v 2>&1 | head -1 | awk '{print $3}')  wrk: $(wrk -v 2>&1 | head -1 | awk '{print $2}')  curl: $(curl --version | head -1 | awk '{print $2}')"
+    echo "host load at start: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15-min load average; > 2 means other work shares the 2 cores)"
     [[ -n ${EDGE522_RUN:-} ]] && echo "edge522: $EDGE522_VERSION, binary sha256 $EDGE522_SHA, repo HEAD $EDGE522_REV"
     return 0
 }

@@ -6,6 +6,8 @@ import os
 import statistics
 import sys
 
+CLK = os.sysconf("SC_CLK_TCK")
+
 
 def pct(xs, p):
     """nearest rank; xs sorted"""
@@ -34,9 +36,11 @@ def main():
     print(f"### Lateness = client-observed elapsed - deadline ({deadline:g} ms), ms, pooled over reps\n")
     print("Nearest-rank percentiles. Negative = answered before the deadline (early). "
           "`ideal` is the calibration floor (answers exactly at the deadline, no upstream).\n")
+    print("Proxy CPU = utime + stime of the proxy's processes over the rep (accepting N connections, N requests, "
+          "N connects, N answers, closing everything, plus the probes), per blackholed request, median over reps.\n")
     print("| proxy | N | reps | requests | status codes | min | p50 | p99 | max | early | per-rep p50 | per-rep max "
-          "| client send spread ms (max) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| client send spread ms (max) | proxy CPU us/req |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     res = {}
     for lab in labels:
         for n in ns:
@@ -56,13 +60,15 @@ def main():
                     prmax.append(x[-1])
             spread = max((u["send_spread_ms"] for u in runs if u["label"] == lab and u["n"] == n), default=float("nan"))
             early = sum(1 for x in d if x < 0)
+            tk = [m["proxy_ticks"] * 1e6 / CLK / n for m in meta if m["label"] == lab and m["n"] == n and "proxy_ticks" in m]
+            cpu = f"{statistics.median(tk):.1f}" if tk else "-"
             res[(lab, n)] = dict(codes=codes, d=d, early=early, total=len(rs))
             if d:
                 print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | {d[0]:.2f} | {pct(d, 50):.2f} "
                       f"| {pct(d, 99):.2f} | {d[-1]:.2f} | {early} | {' / '.join(f'{x:.2f}' for x in pr50)} "
-                      f"| {' / '.join(f'{x:.2f}' for x in prmax)} | {spread:.2f} |")
+                      f"| {' / '.join(f'{x:.2f}' for x in prmax)} | {spread:.2f} | {cpu} |")
             else:
-                print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | - | - | - | - | - | - | - | - |")
+                print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | - | - | - | - | - | - | - | - | - |")
 
     print("\n### Healthy origin through the same proxy: idle vs while the N blackholed requests are pending\n")
     print("Sequential keep-alive GETs (Host: fast.test) on one extra connection, paced; 'idle' = before the "
