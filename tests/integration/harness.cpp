@@ -602,6 +602,8 @@ response client::request(std::string const& raw, bool head_request) {
     return r;
 }
 
+void client::shutdown() { ::shutdown(socket_.native_handle(), SHUT_RDWR); }
+
 std::string client::read_exactly(std::size_t n) {
     if (!fill(socket_.native_handle(), pending_, n)) return pending_;
     auto out = pending_.substr(0, n);

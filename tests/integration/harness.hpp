@@ -164,6 +164,7 @@ public:
     response read_response(bool head_request = false);
     response request(std::string const& raw, bool head_request = false);
     std::string read_exactly(std::size_t n);
+    void shutdown();  // both directions: unblocks a send or recv in another thread
     // True when the peer closed (EOF/RST) within `limit`.
     bool closed_within(std::chrono::milliseconds limit);
 private:

@@ -120,7 +120,8 @@ TEST_CASE("522 when the origin does not take the request within request_ack", "[
     std::thread feeder([&] { try { c.send(body); } catch (...) {} });
     auto r = c.read_response();
     double s = std::chrono::duration<double>(clock_type::now() - t0).count();
-    feeder.detach();
+    c.shutdown();  // unblocks the feeder's send
+    feeder.join();
     CHECK(r.status == 522);
     CHECK(s >= 0.49);
     CHECK(s < 5.0);
