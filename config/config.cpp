@@ -703,24 +703,27 @@ private:
              });
     }
 
+    // An array of addresses / CIDRs (access rules, firewall_allow), each checked strictly.
+    bool read_cidr_list(toml::node const& node, std::string const& path, std::vector<cidr>& out)
+    {
+        std::vector<std::string> texts;
+        return read_string_list(node, path, texts, [this, &out](auto const& en, auto const& ep, auto& v) {
+            std::string message;
+            auto c = parse_cidr(v, message);
+            if (!c) {
+                error_at(en, ep, message);
+                return false;
+            }
+            out.push_back(std::move(*c));
+            return true;
+        });
+    }
+
     // [access], and an origin's `access = { ... }`.
     void read_access_lists(toml::table const& t, std::string const& path, access_rules& out)
     {
         auto cidrs = [this](std::vector<cidr>& rules) {
-            return [this, &rules](toml::node const& n, std::string const& p) {
-                std::vector<std::string> texts;
-                bool changed = read_string_list(n, p, texts, [this, &rules](auto const& en, auto const& ep, auto& v) {
-                    std::string message;
-                    auto c = parse_cidr(v, message);
-                    if (!c) {
-                        error_at(en, ep, message);
-                        return false;
-                    }
-                    rules.push_back(std::move(*c));
-                    return true;
-                });
-                return changed;
-            };
+            return [this, &rules](toml::node const& n, std::string const& p) { return read_cidr_list(n, p, rules); };
         };
         walk(t, path, {{"allow", cidrs(out.allow)}, {"block", cidrs(out.block)}});
     }
@@ -910,19 +913,7 @@ private:
                      });
                  }},
                 {"firewall_allow",
-                 [&](toml::node const& n, std::string const& p) {
-                     std::vector<std::string> texts;
-                     return read_string_list(n, p, texts, [this, &o](auto const& en, auto const& ep, auto& v) {
-                         std::string message;
-                         auto c = parse_cidr(v, message);
-                         if (!c) {
-                             error_at(en, ep, message);
-                             return false;
-                         }
-                         o.firewall_allow.push_back(std::move(*c));
-                         return true;
-                     });
-                 }},
+                 [&](toml::node const& n, std::string const& p) { return read_cidr_list(n, p, o.firewall_allow); }},
                 {"firewall_action",
                  [&](toml::node const& n, std::string const& p) {
                      bool changed = read_choice(n, p, firewall_action, {"drop", "reject"});
