@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
+#include "proxy/tools/probe.hpp"
 #include "proxy/tools/tarpit.hpp"
 
 #include <CLI/CLI.hpp>
@@ -82,6 +83,17 @@ int cli_main(int argc, char** argv) {
     tarpit->add_option("--mode", tarpit_mode, "blackhole, refuse or silent")
         ->check(CLI::IsMember({"blackhole", "refuse", "silent"}));
 
+    auto* probe = app.add_subcommand("probe", "diagnose an origin (host:port, or an http URL which also gets "
+                                     "one GET): the code an edge would answer, DNS/handshake/first-byte times, "
+                                     "the cause and the fix; exit 0 when reachable, 1 otherwise");
+    tools::probe_options popt;
+    std::string probe_connect = "19s", probe_read = "125s";
+    probe->add_option("target", popt.target, "host:port or http://host[:port]/path")->required();
+    probe->add_option("--connect-timeout", probe_connect, "TCP handshake deadline (default 19s)");
+    probe->add_option("--read-timeout", probe_read, "response head deadline for URLs (default 125s)");
+    probe->add_option("--from", popt.from, "source address to connect from (an egress address)");
+    probe->add_flag("--json", popt.json, "one JSON object: code, cause, fix, connect_ms, ...");
+
     try {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& e) {
@@ -91,6 +103,18 @@ int cli_main(int argc, char** argv) {
 
     if (*check) return do_check(check_path);
     if (*tarpit) return tools::run_tarpit(tarpit_listen, tarpit_mode);
+    if (*probe) {
+        std::string error;
+        auto ct = config::parse_duration(probe_connect, error);
+        auto rt = ct ? config::parse_duration(probe_read, error) : std::nullopt;
+        if (!ct || !rt || ct->count() <= 0 || rt->count() <= 0) {
+            std::cerr << "edge522 probe: bad duration: " << (error.empty() ? "must be > 0" : error) << "\n";
+            return exit_invalid;
+        }
+        popt.connect_timeout = *ct;
+        popt.read_timeout = *rt;
+        return tools::run_probe(popt);
+    }
     return do_serve(config_path, log_level);
 }
 

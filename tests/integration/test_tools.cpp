@@ -32,3 +32,41 @@ TEST_CASE("tarpit: a bad listen address exits 2", "[tools][tarpit]") {
     auto r = run_edge({"tarpit", "--listen", "nonsense"});
     CHECK(r.exit_code == 2);
 }
+
+TEST_CASE("probe: the code an edge would answer, with times, cause and fix", "[tools][probe]") {
+    refusing_origin ro;
+    auto r = run_edge({"probe", ro.address(), "--json"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("\"code\":521") != std::string::npos);
+    CHECK(r.output.find("\"fix\":\"") != std::string::npos);
+    CHECK(r.output.find("\"connect_ms\":") != std::string::npos);
+
+    blackholed_origin bh;
+    auto t0 = clock_type::now();
+    r = run_edge({"probe", bh.address(), "--connect-timeout", "300ms", "--json"});
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("\"code\":522") != std::string::npos);
+    CHECK(s >= 0.29);
+
+    origin healthy(origin::behaviour::healthy);
+    r = run_edge({"probe", "http://" + healthy.address() + "/health"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("edge answer: 200 (reachable)") != std::string::npos);
+    CHECK(healthy.last_head().find("GET /health HTTP/1.1") == 0);
+
+    origin silent(origin::behaviour::silent);
+    r = run_edge({"probe", "http://" + silent.address() + "/", "--read-timeout", "300ms", "--json"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("\"code\":524") != std::string::npos);
+
+    origin garbage(origin::behaviour::garbage);
+    r = run_edge({"probe", "http://" + garbage.address() + "/", "--json"});
+    CHECK(r.output.find("\"code\":520") != std::string::npos);
+
+    r = run_edge({"probe", "127.0.0.1:3000", "--from", "127.0.0.5", "--json"});
+    CHECK(r.output.find("\"source\":\"127.0.0.5\"") != std::string::npos);  // refused, but from there
+
+    CHECK(run_edge({"probe", "ftp://x/"}).exit_code == 2);
+    CHECK(run_edge({"probe", "no-port"}).exit_code == 2);
+}
