@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
+#include "proxy/tools/demo.hpp"
 #include "proxy/tools/probe.hpp"
 #include "proxy/tools/tarpit.hpp"
 
@@ -83,6 +84,11 @@ int cli_main(int argc, char** argv) {
     tarpit->add_option("--mode", tarpit_mode, "blackhole, refuse or silent")
         ->check(CLI::IsMember({"blackhole", "refuse", "silent"}));
 
+    auto* demo = app.add_subcommand("demo", "a self-contained showcase: the edge plus demo origins on loopback "
+                                    "for ok/down/timeout/slow/broken.localhost (200, 521, 522, 524, 520)");
+    std::string demo_listen = "127.0.0.1:8080";
+    demo->add_option("--listen", demo_listen, "where the edge listens (default 127.0.0.1:8080)");
+
     auto* probe = app.add_subcommand("probe", "diagnose an origin (host:port, or an http URL which also gets "
                                      "one GET): the code an edge would answer, DNS/handshake/first-byte times, "
                                      "the cause and the fix; exit 0 when reachable, 1 otherwise");
@@ -103,6 +109,11 @@ int cli_main(int argc, char** argv) {
 
     if (*check) return do_check(check_path);
     if (*tarpit) return tools::run_tarpit(tarpit_listen, tarpit_mode);
+    if (*demo) {
+        spdlog::set_default_logger(spdlog::stderr_color_mt("edge522"));
+        spdlog::set_level(log_level.empty() ? spdlog::level::info : spdlog::level::from_str(log_level));
+        return tools::run_demo(demo_listen);
+    }
     if (*probe) {
         std::string error;
         auto ct = config::parse_duration(probe_connect, error);

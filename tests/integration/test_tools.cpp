@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
+
 using namespace edge522::test;
 using namespace std::chrono_literals;
 
@@ -69,4 +71,21 @@ TEST_CASE("probe: the code an edge would answer, with times, cause and fix", "[t
 
     CHECK(run_edge({"probe", "ftp://x/"}).exit_code == 2);
     CHECK(run_edge({"probe", "no-port"}).exit_code == 2);
+}
+
+TEST_CASE("demo: one edge, five demo origins, the five answers", "[tools][demo]") {
+    background demo({"demo", "--listen", "127.0.0.1:0"}, "edge522 listening on http://");
+    auto port = demo.ports().at(0);
+    CHECK(demo.output().find("curl -i -H 'Host: timeout.localhost'") != std::string::npos);
+    auto slow = std::async(std::launch::async, [&] { return get(port, "/", "slow.localhost"); });
+    auto timeout = std::async(std::launch::async, [&] { return get(port, "/", "timeout.localhost"); });
+    CHECK(get(port, "/", "ok.localhost").status == 200);
+    CHECK(get(port, "/", "down.localhost").status == 521);
+    CHECK(get(port, "/", "broken.localhost").status == 520);
+    auto t = timeout.get();
+    CHECK(t.status == 522);
+    CHECK(t.seconds >= 2.99);
+    auto s = slow.get();
+    CHECK(s.status == 524);
+    CHECK(s.seconds >= 4.99);
 }
