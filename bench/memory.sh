@@ -192,7 +192,7 @@ if "edge522" in res:
     print("\n### Target\n")
     others = ", ".join(f"{l} {res[l]:.2f}" for l in res if l != "edge522")
     print(f"* edge522: {res['edge522']:.2f} KiB per idle connection (target <= 10 KiB: "
-          f"{'MET' if res['edge522'] <= 10 else 'NOT met'}); {others}")
+          f"{'MET' if res['edge522'] <= 10 else 'NOT met'})" + (f"; {others}" if others else ""))
 PY
     echo
     echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
