@@ -459,6 +459,9 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             x.fail(f, "request", "writing the request head to " + x.server + " failed (" + errno_name(wec) + ")");
             co_return co_await send_error(f, x, false);
         }
+        // Beast sizes each read by the buffer's free capacity (512 bytes at least): give a body
+        // that is still to come room for big reads.
+        if (has_body && buffer_.capacity() - buffer_.size() < relay_chunk / 2) buffer_.reserve(buffer_.size() + relay_chunk);
         for (bool done = !has_body; !done;) {
             req.body().data = chunk.get();
             req.body().size = relay_chunk;
@@ -578,6 +581,10 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
             co_return false;
         }
     }
+    // Room for big reads when more body is to come than already arrived with the head (Beast sizes
+    // each read by the free capacity of the buffer; small bodies that came with the head need none).
+    if (body_expected && (!rp->content_length() || *rp->content_length() > obuf.size()))
+        obuf.reserve(obuf.size() + relay_chunk);
     // Otherwise the head leaves with the first body bytes in one write.
     for (bool done = !body_expected; !done;) {
         res.body().data = chunk.get();

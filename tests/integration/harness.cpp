@@ -284,6 +284,7 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             h += stream_chunked ? "Transfer-Encoding: chunked\r\n\r\n"
                                 : "Content-Length: " + std::to_string(stream_bytes) + "\r\n\r\n";
             if (!send_all(fd, h)) return;
+            if (head.rfind("HEAD ", 0) == 0) break;  // no body for HEAD (RFC 9110 9.3.2)
             std::string block(256 * 1024, 'x');
             std::uint64_t left = stream_bytes;
             while (left > 0) {
