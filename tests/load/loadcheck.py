@@ -341,6 +341,11 @@ async def soak(args):
         warm = asyncio.ensure_future(asyncio.gather(*[client_loop() for _ in range(args.n)]))
         await asyncio.sleep(min(10, args.seconds * 0.1))
         rss_warm = rss_kib(proc.pid)
+        samples = [rss_warm]
+        while not warm.done():  # RSS every tenth of the run: a plateau or a trend shows
+            await asyncio.sleep(max(1.0, args.seconds / 10))
+            if proc.poll() is None:
+                samples.append(rss_kib(proc.pid))
         await warm
         await asyncio.sleep(2.5)  # idle origin connections close (origin_idle 1s, swept each second)
         alive = proc.poll() is None
@@ -351,6 +356,7 @@ async def soak(args):
         print(f"soak: {args.seconds}s, {args.n} clients, {total} exchanges: " +
               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         print(f"  wrong answers: {len(wrong)} {wrong[:5]}")
+        print(f"  RSS KiB over the run: {' '.join(str(x) for x in samples)}")
         print(f"  alive: {alive}; fds baseline {fd_base}, after {fd_end}; RSS after warm-up {rss_warm} KiB, "
               f"at the end {rss_end} KiB ({growth:+.1f}%)")
         if args.no_rss_check:
