@@ -135,6 +135,7 @@ private:
     std::unordered_set<client_session*> sessions_;
     std::vector<std::unique_ptr<char[]>> free_relay_;
     std::vector<std::size_t> egress_next_;
+    unsigned sweeps_ = 0;
     std::atomic<std::size_t> active_{0};
     std::atomic<std::uint64_t>& open_connections_;
     clock_type::time_point last_limit_warning_{};
