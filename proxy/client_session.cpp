@@ -154,7 +154,6 @@ client_session::client_session(worker& w, tcp::socket socket)
     boost::system::error_code aec;
     client_addr_ = net::ip::make_address(client_ip_, aec);
     worker_.add_session(this);
-    worker_.active_.fetch_add(1, std::memory_order_relaxed);
     worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     socket_.set_option(tcp::no_delay(true), ec);
@@ -162,7 +161,6 @@ client_session::client_session(worker& w, tcp::socket socket)
 
 client_session::~client_session() {
     worker_.remove_session(this);
-    worker_.active_.fetch_sub(1, std::memory_order_relaxed);
     worker_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 

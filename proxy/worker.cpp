@@ -103,7 +103,6 @@ void worker::drain() {
         boost::system::error_code ec;
         for (auto& a : acceptors_) a.close(ec);
         sweep_timer_.cancel();
-        accept_backoff_.cancel();
         pool_.clear();
         // Copy: a session may end (and unregister) as a result of being told.
         std::vector<client_session*> sessions(sessions_.begin(), sessions_.end());

@@ -109,7 +109,6 @@ public:
     void add_session(client_session* s) { sessions_.insert(s); }
     void remove_session(client_session* s) { sessions_.erase(s); }
 
-    std::size_t active_sessions() const noexcept { return active_.load(std::memory_order_relaxed); }
 
     // Thread-safe: runs `f(copy of this worker's metrics)` on the worker's thread.
     template <class F>
@@ -136,7 +135,6 @@ private:
     std::vector<std::unique_ptr<char[]>> free_relay_;
     std::vector<std::size_t> egress_next_;
     unsigned sweeps_ = 0;
-    std::atomic<std::size_t> active_{0};
     std::atomic<std::uint64_t>& open_connections_;
     clock_type::time_point last_limit_warning_{};
     // Only this thread touches its sockets and timers; other threads only post(): reactor locking off.
@@ -144,7 +142,6 @@ private:
     // I/O objects: destroyed before ioc_.
     std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
     boost::asio::steady_timer sweep_timer_{ioc_};
-    boost::asio::steady_timer accept_backoff_{ioc_};
     origin_pool pool_;
     friend class client_session;
 };
