@@ -6,22 +6,23 @@
 #   scripts/fuzz.sh --smoke [harness...]  replay only the committed seeds once (for CI)
 #   scripts/fuzz.sh --build [harness...]  build only
 #
-# Harnesses: fuzz_config fuzz_request_head fuzz_origin_response fuzz_cidr.
+# Harnesses: fuzz_config fuzz_request_head fuzz_origin_response fuzz_exchange fuzz_cidr.
 # Each run works on build-fuzz/corpus/<harness>/ (seeded from tests/fuzz/corpus/<harness>/, grows
 # across runs, never committed); crashes go to build-fuzz/artifacts/<harness>/. Exits non-zero when
-# any harness found something (or a seed fails in --smoke).
+# any harness found something (or a seed fails in --smoke). The HTTP harnesses take inputs up to
+# 256 KiB (-max_len): a field over 64 KiB, past what Beast's fields can store, must be reachable.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 out="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${FUZZ_SECONDS:-600}"
-all=(fuzz_config fuzz_request_head fuzz_origin_response fuzz_cidr)
+all=(fuzz_config fuzz_request_head fuzz_origin_response fuzz_exchange fuzz_cidr)
 
 mode=fuzz
 case "${1:-}" in
 --smoke) mode=smoke; shift ;;
 --build) mode=build; shift ;;
--h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 esac
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
@@ -39,9 +40,27 @@ if ! command -v "$CXX" >/dev/null || ! ls /usr/lib/llvm-14/lib/clang/*/lib/linux
 fi
 
 # --- build --------------------------------------------------------------------------------------
-# Only the production files each harness needs (no coroutine code: client_session/worker/server).
+# The .cpp files behind the project headers that the given files include, transitively (a header
+# proxy/x.hpp brings proxy/x.cpp): fuzz_exchange runs the real session, whose files change.
+closure() {
+    local -A seen=()
+    local queue=("$@") f inc
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        [ -n "${seen[$f]:-}" ] && continue
+        seen[$f]=1
+        for inc in $(sed -n 's/^#include "\(\(config\|proxy\)\/[A-Za-z0-9_/]*\.hpp\)".*/\1/p' "$root/$f"); do
+            queue+=("$inc")
+            [ -f "$root/${inc%.hpp}.cpp" ] && queue+=("${inc%.hpp}.cpp")
+        done
+    done
+    for f in "${!seen[@]}"; do [[ $f == *.cpp && $f != tests/* ]] && echo "$f"; done | sort
+}
+# Only the production files each harness needs; the others have no coroutine code.
 sources_for() {
     case "$1" in
+    fuzz_exchange) closure tests/fuzz/fuzz_exchange.cpp ;;
     fuzz_config) echo config/config.cpp config/duration.cpp config/cidr.cpp proxy/access.cpp proxy/router.cpp ;;
     fuzz_request_head) echo config/config.cpp config/duration.cpp config/cidr.cpp proxy/router.cpp \
         proxy/forward_headers.cpp proxy/wire.cpp proxy/error_page.cpp proxy/failure.cpp ;;
@@ -51,23 +70,35 @@ sources_for() {
 }
 max_len_for() {
     case "$1" in
-    fuzz_request_head) echo 40000 ;;  # above max_request_header (32 KiB): the 431 path too
-    fuzz_origin_response) echo 16384 ;;
+    # 256 KiB: above max_request_header / max_response_header (the 431 and 520 paths), and room
+    # for one field over 64 KiB (std::length_error from Beast's basic_fields) with the rest.
+    fuzz_request_head|fuzz_origin_response|fuzz_exchange) echo 262144 ;;
     fuzz_config) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }
 dict_for() {
     case "$1" in
-    fuzz_request_head|fuzz_origin_response) echo "$root/tests/fuzz/http.dict" ;;
+    fuzz_request_head|fuzz_origin_response|fuzz_exchange) echo "$root/tests/fuzz/http.dict" ;;
     fuzz_config) echo "$root/tests/fuzz/toml.dict" ;;
     *) echo "" ;;
     esac
 }
 
 FLAGS=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-       -DBOOST_BEAST_USE_STD_STRING_VIEW -DBOOST_ASIO_NO_DEPRECATED -DEDGE522_VERSION=\"fuzz\" -I"$root")
+       -DBOOST_BEAST_USE_STD_STRING_VIEW -DBOOST_ASIO_NO_DEPRECATED -DEDGE522_VERSION=\"fuzz\"
+       -DSPDLOG_SHARED_LIB -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -I"$root")
 LIBS=(-ltomlplusplus -lboost_json -lpthread)
+libs_for() {
+    case "$1" in
+    fuzz_exchange) echo -lboost_url -lspdlog -lfmt -lssl -lcrypto ;;
+    esac
+}
+# clang 14 cannot emit -fsanitize=function's prologue data for coroutine functions ("Cannot
+# represent a difference across sections"): off for files with coroutines (the rest of UBSan stays).
+coro_flags() {
+    if grep -qE 'co_await|co_spawn|awaitable' "$1"; then echo -fno-sanitize=function; fi
+}
 
 build() {
     mkdir -p "$out/obj"
@@ -78,7 +109,8 @@ build() {
         # toml++ 3.3 asserts on some malformed table headers ("[\norigins]]") where it goes on to
         # report a parse error; production (RelWithDebInfo, NDEBUG) never asserts: neither do we.
         [ "$src" = config/config.cpp ] && extra=('-DTOML_ASSERT(expr)=static_cast<void>(0)')
-        if [ ! -f "$obj" ] || [ "$root/$src" -nt "$obj" ] || [ -n "$(find "$root/${src%/*}" -name '*.hpp' -newer "$obj" | head -1)" ]; then
+        extra+=($(coro_flags "$root/$src"))
+        if [ ! -f "$obj" ] || [ "$root/$src" -nt "$obj" ] || [ -n "$(find "$root/proxy" "$root/config" -name '*.hpp' -newer "$obj" | head -1)" ]; then
             echo "  CXX $src"
             "$CXX" "${FLAGS[@]}" "${extra[@]}" -fsanitize=fuzzer-no-link -c "$root/$src" -o "$obj.tmp.$$" && mv "$obj.tmp.$$" "$obj"
         fi
@@ -86,7 +118,8 @@ build() {
     done
     if [ ! -f "$out/$h" ] || [ -n "$(find "$root/tests/fuzz" "${objs[@]}" -newer "$out/$h" | head -1)" ]; then
         echo "  LINK $h"
-        "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer "$root/tests/fuzz/$h.cpp" "${objs[@]}" "${LIBS[@]}" -o "$out/$h.tmp.$$"
+        "$CXX" "${FLAGS[@]}" $(coro_flags "$root/tests/fuzz/$h.cpp") -fsanitize=fuzzer "$root/tests/fuzz/$h.cpp" "${objs[@]}" \
+            "${LIBS[@]}" $(libs_for "$h") -o "$out/$h.tmp.$$"
         mv "$out/$h.tmp.$$" "$out/$h"
     fi
 }
@@ -120,7 +153,9 @@ for h in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$artifacts"
     cp -n "$root/tests/fuzz/corpus/$h"/* "$corpus/" 2>/dev/null || true
     dict="$(dict_for "$h")"
-    args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len_for "$h")"
+    # fuzz_exchange bounds a session itself (5 s); libFuzzer's -timeout is the backstop.
+    timeout=10; [ "$h" = fuzz_exchange ] && timeout=30
+    args=(-max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len="$(max_len_for "$h")"
           -print_final_stats=1 -artifact_prefix="$artifacts/")
     [ -n "$dict" ] && [ -f "$dict" ] && args+=(-dict="$dict")
     log="$out/$h.log"
