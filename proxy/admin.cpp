@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string_type.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -16,6 +17,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+
+#include <string_view>
+#include <type_traits>
 
 namespace edge522 {
 
@@ -26,6 +30,51 @@ namespace json = boost::json;
 using tcp = net::ip::tcp;
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
+// Boost 1.81's beast::string_view is boost::core::string_view whatever the configuration (the old
+// BOOST_BEAST_USE_STD_STRING_VIEW switch only prints a deprecation message); this code relies on it
+// converting to std::string_view both ways.
+static_assert(std::is_convertible_v<beast::string_view, std::string_view>);
+static_assert(std::is_convertible_v<std::string_view, beast::string_view>);
+
+namespace {
+
+constexpr std::size_t admin_header_limit = 16 * 1024;
+constexpr std::size_t admin_body_limit = 64 * 1024;
+// Connections served at once; more are closed at accept. The admin shares the process's fd limit
+// with the edge: a flood on the admin port must not starve the data plane.
+constexpr std::size_t admin_max_connections = 64;
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+// Compares the client's `given` with the `secret` in a time that depends only on the length of
+// `given` (which the client knows), never on where the two first differ.
+bool constant_time_equal(std::string_view given, std::string_view secret) noexcept {
+    if (secret.empty()) return given.empty();
+    unsigned diff = given.size() != secret.size() ? 1u : 0u;
+    for (std::size_t i = 0; i < given.size(); ++i)
+        diff |= static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(secret[i % secret.size()]);
+    return diff == 0;
+}
+
+// RFC 9110 11.4: credentials = auth-scheme [ 1*SP token68 ], the scheme case-insensitive (11.1).
+bool bearer_matches(std::string_view field, std::string_view token) noexcept {
+    auto const sp = field.find(' ');
+    if (sp == std::string_view::npos || !iequals(field.substr(0, sp), "bearer")) return false;
+    auto cred = field.substr(sp);
+    while (!cred.empty() && cred.front() == ' ') cred.remove_prefix(1);
+    while (!cred.empty() && (cred.back() == ' ' || cred.back() == '\t')) cred.remove_suffix(1);
+    return constant_time_equal(cred, token);
+}
+
+} // namespace
+
 struct admin::impl : std::enable_shared_from_this<admin::impl> {
     impl(net::io_context& ioc, std::vector<worker*> w, hooks h)
         : ioc(ioc), acceptor(ioc), workers(std::move(w)), hooks_(std::move(h)) {}
@@ -34,6 +83,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
     tcp::acceptor acceptor;
     std::vector<worker*> workers;
     hooks hooks_;
+    std::size_t connections = 0;  // on the control thread only
 
     using response = http::response<http::string_body>;
 
@@ -72,10 +122,9 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         co_return st->total;
     }
 
-    json::value origins_json() {
-        auto cfg = hooks_.current_config();
+    json::value origins_json(config::config const& cfg) {
         json::array out;
-        for (auto const& o : cfg->origins) {
+        for (auto const& o : cfg.origins) {
             json::array hosts, servers;
             for (auto const& h : o.hosts) hosts.emplace_back(h);
             for (auto const& s : o.servers) servers.emplace_back(s.text);
@@ -85,77 +134,162 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         return json::object{{"origins", out}};
     }
 
+    // The resources and the methods each answers. HEAD goes wherever GET does (the same head,
+    // no body: serve() drops it). `allow` empty = no such resource (404).
+    enum class resource { none, healthz, metrics, origins, reload, reset, faults, fault };
+    struct match {
+        resource what = resource::none;
+        std::string_view allow;
+        std::string_view not_found = "no such admin endpoint";
+    };
+    static match find(std::string_view path, config::config const& cfg) {
+        if (path == "/healthz") return {resource::healthz, "GET, HEAD"};
+        if (path == "/metrics") return {resource::metrics, "GET, HEAD"};
+        if (path == "/origins") return {resource::origins, "GET, HEAD"};
+        if (path == "/reload") return {resource::reload, "POST"};
+        if (path == "/reset") return {resource::reset, "POST"};
+        if (path.starts_with("/origins/")) {
+            // /origins/NAME/faults and /origins/NAME/faults/ID
+            auto rest = path.substr(9);
+            auto const slash = rest.find('/');
+            auto const name = rest.substr(0, slash);
+            bool known = false;
+            for (auto const& o : cfg.origins) known = known || o.name == name;
+            if (!known) return {resource::none, "", "unknown origin"};
+            if (slash == std::string_view::npos) return {};
+            rest = rest.substr(slash + 1);
+            if (rest == "faults") return {resource::faults, "POST, DELETE"};
+            if (rest.starts_with("faults/") && rest.size() > 7 && rest.find('/', 7) == std::string_view::npos)
+                return {resource::fault, "DELETE"};
+        }
+        return {};
+    }
+    static bool allows(std::string_view allow, http::verb v) {
+        if (v == http::verb::unknown) return false;  // "get", "FOO": never a method of ours
+        auto const m = http::to_string(v);
+        for (std::size_t pos = 0; pos < allow.size();) {
+            auto end = allow.find(", ", pos);
+            if (end == std::string_view::npos) end = allow.size();
+            if (allow.substr(pos, end - pos) == std::string_view(m)) return true;
+            pos = end + 2;
+        }
+        return false;
+    }
+
     net::awaitable<response> route(http::request<http::string_body> const& req) {
         auto cfg = hooks_.current_config();
-        if (!cfg->admin.token.empty() &&
-            req[http::field::authorization] != "Bearer " + cfg->admin.token) {
+        if (!cfg->admin.token.empty() && !bearer_matches(req[http::field::authorization], cfg->admin.token)) {
             auto res = error(http::status::unauthorized, "missing or wrong bearer token");
             res.set(http::field::www_authenticate, "Bearer");
             co_return res;
         }
         std::string_view target = req.target();
         target = target.substr(0, target.find('?'));
-        auto const verb = req.method();
-        if (target == "/healthz" && verb == http::verb::get) {
+        auto const m = find(target, *cfg);
+        if (m.what == resource::none) co_return error(http::status::not_found, m.not_found);
+        if (!allows(m.allow, req.method())) {
+            auto res = json_response(http::status::method_not_allowed,
+                                     json::object{{"error", "method not allowed"}, {"allow", m.allow}});
+            res.set(http::field::allow, m.allow);
+            co_return res;
+        }
+        switch (m.what) {
+        case resource::healthz: {
             response res{http::status::ok, 11};
             res.set(http::field::content_type, "text/plain");
             res.body() = "ok\n";
             co_return res;
         }
-        if (target == "/metrics" && verb == http::verb::get) {
-            auto m = co_await collect();
+        case resource::metrics: {
+            auto metrics = co_await collect();
             response res{http::status::ok, 11};
             res.set(http::field::content_type, "text/plain; version=0.0.4");
-            res.body() = render_prometheus(m);
+            res.body() = render_prometheus(metrics);
             co_return res;
         }
-        if (target == "/origins" && verb == http::verb::get) co_return json_response(http::status::ok, origins_json());
-        if (target == "/reload" && verb == http::verb::post) {
-            auto errors = hooks_.reload();
-            if (errors.empty()) co_return json_response(http::status::ok, json::object{{"reloaded", true}});
+        case resource::origins:
+            co_return json_response(http::status::ok, origins_json(*cfg));
+        case resource::reload: {
+            auto r = hooks_.reload();
+            if (r.errors.empty()) {
+                json::array restart;
+                for (auto const& k : r.restart_required) restart.emplace_back(k);
+                co_return json_response(http::status::ok, json::object{{"reloaded", true}, {"restart_required", restart}});
+            }
             json::array list;
-            for (auto const& e : errors) list.emplace_back(e.to_string());
+            for (auto const& e : r.errors) list.emplace_back(e.to_string());
             co_return json_response(http::status::bad_request, json::object{{"error", "config rejected"}, {"errors", list}});
         }
-        if (target == "/reset" && verb == http::verb::post) {
+        case resource::reset:
             // No run-time faults can exist in this build (faults are not implemented yet).
             co_return response{http::status::no_content, 11};
+        case resource::faults:
+        case resource::fault:
+        case resource::none:
+            break;
         }
-        if (target.starts_with("/origins/")) {
-            auto rest = target.substr(9);
-            auto name = rest.substr(0, rest.find('/'));
-            bool known = false;
-            for (auto const& o : cfg->origins) known = known || o.name == name;
-            if (!known) co_return error(http::status::not_found, "unknown origin");
-            co_return error(http::status::not_implemented, "faults are not supported by this build yet");
-        }
-        co_return error(http::status::not_found, "no such admin endpoint");
+        co_return error(http::status::not_implemented, "faults are not supported by this build yet");
     }
 
     net::awaitable<void> serve(tcp::socket socket) {
         beast::tcp_stream stream(std::move(socket));
         beast::flat_buffer buf(64 * 1024);
         http::request_parser<http::string_body> parser;
-        parser.header_limit(16 * 1024);
-        parser.body_limit(64 * 1024);
+        parser.header_limit(admin_header_limit);
+        parser.body_limit(admin_body_limit);
         stream.expires_after(std::chrono::seconds(5));
         auto [ec, n] = co_await http::async_read(stream, buf, parser, use_nothrow);
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout) co_return;
         response res;
-        if (ec == http::error::body_limit || ec == http::error::header_limit) {
-            res = error(http::status::payload_too_large, "request too large");
-        } else if (ec) {
-            if (ec == http::error::end_of_stream || ec == beast::error::timeout) co_return;
-            res = error(http::status::bad_request, ec.message());
-        } else {
-            res = co_await route(parser.get());
+        bool head = false;
+        try {
+            if (ec == http::error::header_limit) {
+                res = error(http::status::request_header_fields_too_large, "request head over 16 KiB");
+            } else if (ec == http::error::body_limit) {
+                res = error(http::status::payload_too_large, "request body over 64 KiB");
+            } else if (ec) {
+                res = error(http::status::bad_request, "malformed request: " + ec.message());
+            } else {
+                head = parser.get().method() == http::verb::head;
+                res = co_await route(parser.get());
+            }
+            res.set(http::field::server, "edge522-admin");
+            res.keep_alive(false);
+            res.prepare_payload();
+        } catch (std::exception const& ex) {
+            spdlog::error("admin: request failed: {}", ex.what());
+            res = error(http::status::internal_server_error, "internal error");
+            res.set(http::field::server, "edge522-admin");
+            res.keep_alive(false);
+            res.prepare_payload();
         }
-        res.set(http::field::server, "edge522-admin");
-        res.keep_alive(false);
-        res.prepare_payload();
+        if (head) res.body().clear();  // Content-Length stays that of the GET answer
         stream.expires_after(std::chrono::seconds(5));
-        co_await http::async_write(stream, res, use_nothrow);
+        auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+        if (wec) co_return;
         boost::system::error_code sec;
         stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+        // Read what the client still sends (the rest of an oversized head or body) until it
+        // closes, for at most 1 s and 1 MiB: closing on unread data sends a RST, which can destroy
+        // the answer before the client has read it.
+        char sink[4096];
+        stream.expires_after(std::chrono::seconds(1));
+        for (std::size_t total = 0; total < 1024 * 1024;) {
+            auto [rec, rn] = co_await stream.async_read_some(net::buffer(sink), use_nothrow);
+            if (rec) break;
+            total += rn;
+        }
+    }
+
+    static void log_exception(std::exception_ptr e, char const* what) noexcept {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (std::exception const& ex) {
+            spdlog::error("admin: {} ended by exception: {}", what, ex.what());
+        } catch (...) {
+            spdlog::error("admin: {} ended by an unknown exception", what);
+        }
     }
 
     net::awaitable<void> accept_loop() {
@@ -169,13 +303,15 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
                 co_await t.async_wait(use_nothrow);
                 continue;
             }
-            net::co_spawn(ioc, serve(std::move(socket)), [](std::exception_ptr e) {
-                if (!e) return;
-                try {
-                    std::rethrow_exception(e);
-                } catch (std::exception const& ex) {
-                    spdlog::error("admin: request ended by exception: {}", ex.what());
-                }
+            if (connections >= admin_max_connections) {
+                boost::system::error_code cec;
+                socket.close(cec);
+                continue;
+            }
+            ++connections;
+            net::co_spawn(ioc, serve(std::move(socket)), [self](std::exception_ptr e) {
+                --self->connections;
+                log_exception(e, "request");
             });
         }
     }
@@ -197,17 +333,13 @@ boost::system::error_code admin::listen(config::host_port const& where) {
     return ec;
 }
 
-tcp::endpoint admin::local_endpoint() const { return impl_->acceptor.local_endpoint(); }
+tcp::endpoint admin::local_endpoint() const {
+    boost::system::error_code ec;
+    return impl_->acceptor.local_endpoint(ec);
+}
 
 void admin::start() {
-    net::co_spawn(impl_->ioc, impl_->accept_loop(), [](std::exception_ptr e) {
-        if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (std::exception const& ex) {
-            spdlog::critical("admin: accept loop ended by exception: {}", ex.what());
-        }
-    });
+    net::co_spawn(impl_->ioc, impl_->accept_loop(), [](std::exception_ptr e) { impl::log_exception(e, "accept loop"); });
 }
 
 void admin::stop() {

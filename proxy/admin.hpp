@@ -10,18 +10,26 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace edge522 {
 
 class worker;
 
+// What a reload did: its errors (non-empty = rejected, the running config stays), else the
+// changed keys that were NOT applied because they only take effect after a restart.
+struct reload_result {
+    std::vector<config::config_error> errors;
+    std::vector<std::string> restart_required;  // e.g. "edge.listen", "edge.threads"
+};
+
 class admin {
 public:
     struct hooks {
         std::function<std::shared_ptr<config::config const>()> current_config;
-        // Re-reads the config file; returns its errors (empty = applied).
-        std::function<std::vector<config::config_error>()> reload;
+        // Re-reads the config file and applies what can be applied live.
+        std::function<reload_result()> reload;
     };
 
     admin(boost::asio::io_context& ioc, std::vector<worker*> workers, hooks h);

@@ -1,5 +1,6 @@
 #include "proxy/server.hpp"
 
+#include "proxy/access_log.hpp"
 #include "proxy/admin.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -54,7 +55,11 @@ boost::system::error_code open_acceptor(tcp::acceptor& a, tcp::endpoint const& e
     if (ec) return ec;
     a.set_option(net::socket_base::reuse_address(true), ec);
     if (ec) return ec;
-    if (ep.address().is_v6()) a.set_option(net::ip::v6_only(true), ec);
+    if (ep.address().is_v6()) {
+        // "[::]:8080" must not also take IPv4's 0.0.0.0:8080: that is a listener of its own.
+        a.set_option(net::ip::v6_only(true), ec);
+        if (ec) return ec;
+    }
     if (reuse_port) {
         int one = 1;
         if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
@@ -90,13 +95,19 @@ std::vector<std::string> unusable_egress(config::config const& cfg) {
 
 } // namespace
 
-server::server(std::shared_ptr<config::config const> cfg, std::string config_path)
-    : cfg_(std::move(cfg)), config_path_(std::move(config_path)) {}
+server::server(std::shared_ptr<config::config const> cfg, std::string config_path, bool log_level_pinned)
+    : cfg_(std::move(cfg)), started_(cfg_), config_path_(std::move(config_path)), log_level_pinned_(log_level_pinned) {}
 
 bool server::bind_listeners() {
     bool const group = workers_.size() > 1;
     for (auto const& l : cfg_->edge.listen) {
-        tcp::endpoint ep(net::ip::make_address(l.host), l.port);
+        boost::system::error_code aec;
+        auto const addr = net::ip::make_address(l.host, aec);
+        if (aec) {
+            std::cerr << "edge522: cannot listen on " << l.text << ": " << aec.message() << "\n";
+            return false;
+        }
+        tcp::endpoint ep(addr, l.port);
         if (group && ep.port() != 0) {
             // A SO_REUSEPORT group would silently share the port with another edge522 of the same
             // user; a plain bind first proves the port is free.
@@ -108,11 +119,12 @@ bool server::bind_listeners() {
         }
         for (auto& w : workers_) {
             tcp::acceptor a(w->context());
-            if (auto ec = open_acceptor(a, ep, group)) {
+            auto ec = open_acceptor(a, ep, group);
+            if (!ec) ep = a.local_endpoint(ec);  // port 0: the others join the port the kernel picked
+            if (ec) {
                 std::cerr << "edge522: cannot listen on " << l.text << ": " << ec.message() << "\n";
                 return false;
             }
-            ep = a.local_endpoint();  // port 0: the others join the port the kernel picked
             w->add_acceptor(std::move(a));
         }
         std::cout << "edge522 listening on http://" << endpoint_text(ep) << std::endl;
@@ -120,33 +132,85 @@ bool server::bind_listeners() {
     return true;
 }
 
-std::vector<config::config_error> server::reload() {
+// The keys a running process cannot change: its sockets, threads and log sinks are set up once.
+// Compared with the config the process started with, so a reload after a reload still reports a
+// change that is waiting for its restart.
+std::vector<std::string> server::restart_only_changes(config::config const& next) const {
+    std::vector<std::string> keys;
+    auto const& now = started_->edge;
+    if (next.edge.listen != now.listen) keys.emplace_back("edge.listen");
+    if (next.edge.listen_tls != now.listen_tls) keys.emplace_back("edge.listen_tls");
+    if (next.edge.threads != now.threads) keys.emplace_back("edge.threads");
+    if (next.admin.listen != started_->admin.listen) keys.emplace_back("admin.listen");
+    if (next.edge.log_format != now.log_format) keys.emplace_back("edge.log_format");
+    // The level applies live to the edge's own log (reload()), but whether the access log runs at
+    // all (off above "info") is decided at start.
+    auto const above_info = [](std::string const& l) { return spdlog::level::from_str(l) > spdlog::level::info; };
+    if (!log_level_pinned_ && above_info(next.edge.log_level) != above_info(now.log_level))
+        keys.emplace_back("edge.log_level");
+    return keys;
+}
+
+reload_result server::reload() noexcept {
+    // Runs in a signal handler and an admin handler: nothing may escape.
+    try {
+        return do_reload();
+    } catch (std::exception const& ex) {
+        spdlog::error("reload failed: {}; the running config stays", ex.what());
+        reload_result r;
+        r.errors.push_back({config_path_, 0, 0, std::string("reload failed: ") + ex.what()});
+        return r;
+    } catch (...) {
+        spdlog::error("reload failed; the running config stays");
+        reload_result r;
+        r.errors.push_back({config_path_, 0, 0, "reload failed"});
+        return r;
+    }
+}
+
+reload_result server::do_reload() {
+    reload_result result;
     if (config_path_.empty()) {
         spdlog::warn("reload: serving the embedded default config, there is no file to reload");
-        return {config::config_error{"<embedded default>", 0, 0, "no config file to reload (started without --config)"}};
+        result.errors.push_back({"<embedded default>", 0, 0, "no config file to reload (started without --config)"});
+        return result;
     }
     auto r = config::load_file(config_path_);
     if (!r.errors.empty()) {
         for (auto const& e : r.errors) spdlog::error("reload rejected: {}", e.to_string());
         spdlog::error("reload of {} rejected with {} error(s); the running config stays", config_path_,
                       r.errors.size());
-        return r.errors;
+        result.errors = std::move(r.errors);
+        return result;
     }
     if (auto bad = unusable_egress(*r.cfg); !bad.empty()) {
-        std::vector<config::config_error> errors;
         for (auto const& b : bad) {
             spdlog::error("reload rejected: {}", b);
-            errors.push_back({config_path_, 0, 0, b});
+            result.errors.push_back({config_path_, 0, 0, b});
         }
-        return errors;
+        return result;
     }
-    if (r.cfg->edge.listen != cfg_->edge.listen || r.cfg->edge.threads != cfg_->edge.threads)
-        spdlog::warn("reload: edge.listen and edge.threads changes take effect only after a restart");
+    result.restart_required = restart_only_changes(*r.cfg);
+    if (r.cfg->edge.log_level != cfg_->edge.log_level) {
+        if (log_level_pinned_) {
+            spdlog::warn("reload: edge.log_level changed to {}, but --log-level overrides it", r.cfg->edge.log_level);
+        } else {
+            // The edge's own log follows at once; the access log stays as it was made at start.
+            spdlog::default_logger()->set_level(spdlog::level::from_str(r.cfg->edge.log_level));
+            spdlog::info("reload: log level now {}", r.cfg->edge.log_level);
+        }
+    }
     cfg_ = r.cfg;
     auto rt = std::make_shared<runtime const>(cfg_);
     for (auto& w : workers_) w->update(rt);
-    spdlog::info("reloaded {}", config_path_);
-    return {};
+    if (result.restart_required.empty()) {
+        spdlog::info("reloaded {}", config_path_);
+    } else {
+        std::string keys;
+        for (auto const& k : result.restart_required) keys.append(keys.empty() ? "" : ", ").append(k);
+        spdlog::warn("reloaded {}; these changes are NOT applied until a restart: {}", config_path_, keys);
+    }
+    return result;
 }
 
 int server::run() {
@@ -154,6 +218,18 @@ int server::run() {
         for (auto const& b : bad) std::cerr << "edge522: " << b << "\n";
         return 2;
     }
+    // Opened before the workers start; written out after they are joined (on every return), so a
+    // drain loses no line.
+    if (auto err = init_access_log(cfg_->edge.access_log, cfg_->edge.log_format == "json"
+                                                              ? access_log_format::json
+                                                              : access_log_format::text);
+        !err.empty()) {
+        std::cerr << "edge522: " << err << "\n";
+        return 2;
+    }
+    struct access_log_closer {
+        ~access_log_closer() { shutdown_access_log(); }
+    } const close_access_log_at_return;
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -175,6 +251,7 @@ int server::run() {
         api->start();
     }
     net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    signals.add(SIGUSR1);  // reopen the access log file (rotation)
     net::steady_timer drain_deadline(control);
     std::atomic<unsigned> running{n};
     bool draining = false;
@@ -196,8 +273,10 @@ int server::run() {
     std::function<void()> wait_signal = [&] {
         signals.async_wait([&](boost::system::error_code ec, int sig) {
             if (ec) return;
-            if (sig == SIGHUP) {
-                (void)reload();
+            if (sig == SIGUSR1) {
+                reopen_access_log();
+            } else if (sig == SIGHUP) {
+                (void)reload();  // it logs what it did
             } else if (!draining) {
                 draining = true;
                 spdlog::info("{}: draining (at most {})", sig == SIGTERM ? "SIGTERM" : "SIGINT",

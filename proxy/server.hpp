@@ -4,6 +4,7 @@
 // SIGHUP reloads the config file (kept on error), SIGTERM/SIGINT drain and exit 0.
 
 #include "config/config.hpp"
+#include "proxy/admin.hpp"
 #include "proxy/worker.hpp"
 
 #include <atomic>
@@ -18,7 +19,8 @@ namespace edge522 {
 class server {
 public:
     // `config_path` empty = the embedded default (SIGHUP then has nothing to reload).
-    server(std::shared_ptr<config::config const> cfg, std::string config_path);
+    // `log_level_pinned`: --log-level was given, so a reload leaves the log level alone.
+    server(std::shared_ptr<config::config const> cfg, std::string config_path, bool log_level_pinned = false);
 
     // Binds, serves until drained. Returns the process exit code: 0 after a drain, 2 when a
     // listener cannot be bound.
@@ -26,10 +28,15 @@ public:
 
 private:
     bool bind_listeners();
-    std::vector<config::config_error> reload();
+    // SIGHUP and POST /reload: applies what can change live, names what needs a restart.
+    reload_result reload() noexcept;
+    reload_result do_reload();
+    std::vector<std::string> restart_only_changes(config::config const& next) const;
 
-    std::shared_ptr<config::config const> cfg_;
+    std::shared_ptr<config::config const> cfg_;      // the running config (swapped by reload)
+    std::shared_ptr<config::config const> started_;  // the one the sockets and threads were made from
     std::string config_path_;
+    bool log_level_pinned_ = false;
     std::vector<std::unique_ptr<worker>> workers_;
     std::atomic<std::uint64_t> open_connections_{0};
 };

@@ -10,7 +10,7 @@
 using namespace edge522::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("check exits 0 on a valid file and 2 with FILE:LINE:COL errors", "[cli]") {
+TEST_CASE("cli: check exits 0 on a valid file and 2 with FILE:LINE:COL errors", "[cli]") {
     auto good = write_temp("good.toml", simple_config({"127.0.0.1:3000"}));
     auto r = run_edge({"check", "--config", good});
     CHECK(r.exit_code == 0);
@@ -22,14 +22,14 @@ TEST_CASE("check exits 0 on a valid file and 2 with FILE:LINE:COL errors", "[cli
     CHECK(r.output.find(bad + ":5:") != std::string::npos);
 }
 
-TEST_CASE("serving with a bad file prints the errors and exits 2", "[cli]") {
+TEST_CASE("cli: serving with a bad file prints the errors and exits 2", "[cli]") {
     auto bad = write_temp("bad.toml", "[edge]\nlisten = [\"nonsense\"]\n");
     auto r = run_edge({"--config", bad});
     CHECK(r.exit_code == 2);
     CHECK(r.output.find(bad + ":2:") != std::string::npos);
 }
 
-TEST_CASE("a listener that cannot be bound is a startup error (exit 2)", "[cli]") {
+TEST_CASE("cli: a listener that cannot be bound is a startup error (exit 2)", "[cli]") {
     origin o(origin::behaviour::healthy);
     edge first(simple_config({o.address()}));
     std::string cfg = "[edge]\nlisten = [\"127.0.0.1:" + std::to_string(first.port()) + "\"]\nthreads = 2\n"
@@ -39,7 +39,7 @@ TEST_CASE("a listener that cannot be bound is a startup error (exit 2)", "[cli]"
     CHECK(r.output.find("cannot listen on 127.0.0.1:" + std::to_string(first.port())) != std::string::npos);
 }
 
-TEST_CASE("--help and --version", "[cli]") {
+TEST_CASE("cli: --help and --version", "[cli]") {
     auto h = run_edge({"--help"});
     CHECK(h.exit_code == 0);
     CHECK(h.output.find("--config") != std::string::npos);
@@ -49,7 +49,7 @@ TEST_CASE("--help and --version", "[cli]") {
     CHECK(v.output.find("edge522 ") == 0);
 }
 
-TEST_CASE("SIGTERM drains: in-flight exchanges finish, idle connections close, exit 0", "[lifecycle]") {
+TEST_CASE("lifecycle: SIGTERM drains: in-flight exchanges finish, idle connections close, exit 0", "[lifecycle]") {
     origin slow(origin::behaviour::slow, 600ms);
     edge e(simple_config({slow.address()}, "", "", "drain_timeout = \"5s\""));
     client idle(e.port());
@@ -65,7 +65,7 @@ TEST_CASE("SIGTERM drains: in-flight exchanges finish, idle connections close, e
     CHECK_THROWS(client(e.port()));  // no longer accepting
 }
 
-TEST_CASE("drain_timeout bounds the drain", "[lifecycle]") {
+TEST_CASE("lifecycle: drain_timeout bounds the drain", "[lifecycle]") {
     origin silent(origin::behaviour::silent);
     edge e(simple_config({silent.address()}, "read = \"60s\"", "", "drain_timeout = \"300ms\""));
     auto stuck = std::async(std::launch::async, [&] { return get(e.port(), "/"); });
@@ -79,7 +79,7 @@ TEST_CASE("drain_timeout bounds the drain", "[lifecycle]") {
     stuck.get();
 }
 
-TEST_CASE("SIGHUP reloads a valid file and keeps the running config on errors", "[lifecycle]") {
+TEST_CASE("lifecycle: SIGHUP reloads a valid file and keeps the running config on errors", "[lifecycle]") {
     origin healthy(origin::behaviour::healthy);
     refusing_origin ro;
     edge e(simple_config({ro.address()}));
@@ -101,4 +101,23 @@ TEST_CASE("SIGHUP reloads a valid file and keeps the running config on errors", 
     std::this_thread::sleep_for(300ms);
     CHECK(get(e.port()).status == 200);  // the running config stays
     CHECK(e.log().find("reload rejected") != std::string::npos);
+}
+
+TEST_CASE("lifecycle: SIGHUP applies live keys and logs the ones that need a restart", "[lifecycle]") {
+    origin healthy(origin::behaviour::healthy);
+    refusing_origin ro;
+    edge e(simple_config({ro.address()}));
+    CHECK(get(e.port()).status == 521);
+    // A new origin server (live) together with threads and a listener (restart only).
+    auto text = simple_config({healthy.address()}, "", "", "threads = 3");
+    text.replace(text.find("127.0.0.1:0"), 11, "127.0.0.3:0");
+    std::ofstream(e.config_path(), std::ios::trunc) << text;
+    e.signal(SIGHUP);
+    CHECK(e.log_contains("these changes are NOT applied until a restart: edge.listen, edge.threads"));
+    bool applied = false;  // the rest did apply; the old listener still serves
+    for (int i = 0; i < 50 && !applied; ++i) {
+        applied = get(e.port()).status == 200;
+        if (!applied) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(applied);
 }
