@@ -11,6 +11,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace edge522 {
@@ -48,7 +49,7 @@ int do_serve(std::string const& path, std::string const& log_level) {
     spdlog::flush_on(spdlog::level::info);
     init_access_log(r.cfg->edge.log_format == "json");
     if (level > spdlog::level::info) spdlog::get("access")->set_level(spdlog::level::off);
-    server s(r.cfg, path);
+    server s(r.cfg, path, !log_level.empty());
     int rc = s.run();
     spdlog::shutdown();  // flushes the buffered access log
     return rc;
@@ -62,17 +63,21 @@ int cli_main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("edge522 ") + EDGE522_VERSION);
     std::string config_path;
     std::string log_level;
+    // No ExistingFile check: a missing file is reported by the loader as "FILE: cannot read: ...",
+    // exit 2, the same for serve and check.
     app.add_option("--config", config_path, "TOML config file (default: the embedded default: listen "
-                   "127.0.0.1:8080, origin 127.0.0.1:3000 for every host)")->check(CLI::ExistingFile);
+                   "127.0.0.1:8080, origin 127.0.0.1:3000 for every host); also the file `check` checks");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off "
                    "(overrides edge.log_level)")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
     app.require_subcommand(0, 1);
 
+    // `check FILE`, `check --config FILE` and `--config FILE check` all name the file.
     auto* check = app.add_subcommand("check", "validate a config file: exit 0 when valid, else print "
                                      "every error as FILE:LINE:COL: message and exit 2");
-    std::string check_path;
-    check->add_option("--config", check_path, "the TOML file to check")->required();
+    std::string check_file, check_config;
+    check->add_option("file", check_file, "the TOML file to check");
+    check->add_option("--config", check_config, "the TOML file to check (as FILE)");
 
     auto* tarpit = app.add_subcommand("tarpit", "a test origin without root: blackhole (default) never "
                                       "completes TCP handshakes, refuse answers RST, silent accepts and "
@@ -107,7 +112,17 @@ int cli_main(int argc, char** argv) {
         return rc == 0 ? 0 : exit_invalid;
     }
 
-    if (*check) return do_check(check_path);
+    if (*check) {
+        std::vector<std::string> named;
+        for (auto const* p : {&check_file, &check_config, &config_path})
+            if (!p->empty() && std::find(named.begin(), named.end(), *p) == named.end()) named.push_back(*p);
+        if (named.size() != 1) {
+            std::cerr << "edge522 check: " << (named.empty() ? "no file to check" : "more than one file named")
+                      << "; usage: edge522 check FILE (or --config FILE)\n";
+            return exit_invalid;
+        }
+        return do_check(named.front());
+    }
     if (*tarpit) return tools::run_tarpit(tarpit_listen, tarpit_mode);
     if (*demo) {
         spdlog::set_default_logger(spdlog::stderr_color_mt("edge522"));
