@@ -55,10 +55,16 @@ net::awaitable<void> serve(tcp::socket s, kind k) {
 }
 
 net::awaitable<void> accept_loop(tcp::acceptor& a, kind k) {
+    net::steady_timer backoff(a.get_executor());
     for (;;) {
         auto [ec, s] = co_await a.async_accept(use_nothrow);
         if (ec == net::error::operation_aborted || !a.is_open()) co_return;
-        if (ec) continue;
+        if (ec) {
+            // EMFILE and friends: back off rather than spin.
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
         net::co_spawn(a.get_executor(), serve(std::move(s), k), [](std::exception_ptr) {});
     }
 }
@@ -74,22 +80,39 @@ int run_demo(std::string const& listen) {
         std::cerr << "edge522 demo: bad --listen " << listen << ": " << error << "\n";
         return 2;
     }
+    // The demo origins, on loopback ports the kernel picks. Every step has its error_code: a
+    // failure is one message and exit 2, never an exception.
     net::io_context origins;
-    auto loopback = net::ip::make_address("127.0.0.1");
-    auto make = [&](int backlog) {
-        tcp::acceptor a(origins);
-        a.open(tcp::v4());
-        a.bind({loopback, 0});
-        a.listen(backlog);
-        return a;
+    auto const loopback = net::ip::address(net::ip::address_v4::loopback());
+    boost::system::error_code ec;
+    auto make = [&](tcp::acceptor& a, int backlog) {
+        if (!ec) a.open(tcp::v4(), ec);
+        if (!ec) a.bind({loopback, 0}, ec);
+        if (!ec) a.listen(backlog, ec);
     };
-    tcp::acceptor ok = make(128), slow = make(128), broken = make(128);
-    tcp::acceptor blackhole = make(0);
+    tcp::acceptor ok(origins), slow(origins), broken(origins), blackhole(origins);
+    make(ok, 128);
+    make(slow, 128);
+    make(broken, 128);
+    make(blackhole, 0);
     tcp::socket filler(origins);  // fills the blackhole's accept queue: further SYNs are dropped
-    filler.connect(blackhole.local_endpoint());
+    tcp::endpoint blackhole_ep;
+    if (!ec) blackhole_ep = blackhole.local_endpoint(ec);
+    if (!ec) filler.connect(blackhole_ep, ec);
     tcp::socket down(origins);    // bound, never listening: RST
-    down.open(tcp::v4());
-    down.bind({loopback, 0});
+    if (!ec) down.open(tcp::v4(), ec);
+    if (!ec) down.bind({loopback, 0}, ec);
+    auto port = [&](auto const& s) {
+        tcp::endpoint e;
+        if (!ec) e = s.local_endpoint(ec);
+        return port_of(e);
+    };
+    std::string const ok_port = port(ok), down_port = port(down), timeout_port = port(blackhole),
+                      slow_port = port(slow), broken_port = port(broken);
+    if (ec) {
+        std::cerr << "edge522 demo: cannot set up the demo origins on 127.0.0.1: " << ec.message() << "\n";
+        return 2;
+    }
     net::co_spawn(origins, accept_loop(ok, kind::ok), [](std::exception_ptr) {});
     net::co_spawn(origins, accept_loop(slow, kind::slow), [](std::exception_ptr) {});
     net::co_spawn(origins, accept_loop(broken, kind::broken), [](std::exception_ptr) {});
@@ -101,11 +124,11 @@ int run_demo(std::string const& listen) {
         toml += "[[origins]]\nname = \"" + name + "\"\nhosts = [\"" + name + ".localhost\"]\nservers = [\"127.0.0.1:" +
                 port + "\"]\nfailover = false\n";
     };
-    origin("ok", port_of(ok.local_endpoint()));
-    origin("down", port_of(down.local_endpoint()));
-    origin("timeout", port_of(blackhole.local_endpoint()));
-    origin("slow", port_of(slow.local_endpoint()));
-    origin("broken", port_of(broken.local_endpoint()));
+    origin("ok", ok_port);
+    origin("down", down_port);
+    origin("timeout", timeout_port);
+    origin("slow", slow_port);
+    origin("broken", broken_port);
     auto r = config::load_string(toml, "<demo>");
     if (!r.errors.empty()) {
         for (auto const& e : r.errors) std::cerr << e.to_string() << "\n";

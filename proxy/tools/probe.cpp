@@ -7,10 +7,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -71,7 +71,11 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
     t.read = o.read_timeout;
     t.request_ack = std::chrono::milliseconds(0);
     connect_policy policy;
-    if (!o.from.empty()) policy.source = net::ip::make_address(o.from);
+    if (!o.from.empty()) {
+        boost::system::error_code aec;
+        policy.source = net::ip::make_address(o.from, aec);  // checked by run_probe
+        if (aec) policy.source.reset();
+    }
     auto cr = co_await connect_origin(server, t, o.connect_timeout, policy);
     v.address = cr.address;
     v.source = cr.source;
@@ -92,25 +96,24 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
         v.cause = "TCP handshake completed";
         co_return v;
     }
-    auto& sock = *cr.stream;
+    // The read deadline lives in a beast::tcp_stream: its timer state is owned by the stream's
+    // pending operations, so no handler can outlive what it touches (a bare steady_timer whose
+    // lambda captured this frame's locals fired into a destroyed frame when it raced the read).
+    boost::beast::tcp_stream stream(std::move(*cr.stream));
     std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + server.host + "\r\nUser-Agent: edge522-probe\r\n"
                       "Connection: close\r\n\r\n";
     auto t0 = std::chrono::steady_clock::now();
-    net::steady_timer deadline(sock.get_executor(), o.read_timeout);
-    bool timed_out = false;
-    deadline.async_wait([&](boost::system::error_code ec) {
-        if (!ec) {
-            timed_out = true;
-            sock.cancel();
-        }
-    });
-    auto [wec, wn] = co_await net::async_write(sock, net::buffer(req), use_nothrow);
+    stream.expires_at(t0 + o.read_timeout);
+    auto [wec, wn] = co_await net::async_write(stream, net::buffer(req), use_nothrow);
     boost::beast::flat_buffer buf;
     http::response_parser<http::empty_body> rp;
     rp.skip(true);
     boost::system::error_code ec = wec;
-    if (!ec) std::tie(ec, std::ignore) = co_await http::async_read_header(sock, buf, rp, use_nothrow);
-    deadline.cancel();
+    if (!ec) {
+        stream.expires_at(t0 + o.read_timeout);
+        std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buf, rp, use_nothrow);
+    }
+    bool const timed_out = ec == boost::beast::error::timeout;
     v.first_byte_ms = static_cast<long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
     if (ec) {
@@ -142,7 +145,19 @@ int run_probe(probe_options const& o) {
         }
         server.host = std::string(u->host_address());
         if (u->host_type() == boost::urls::host_type::ipv6) server.host = u->host_ipv6_address().to_string();
-        server.port = u->has_port() ? u->port_number() : 80;
+        // Not port_number(): Boost.URL 1.81 wraps it modulo 65536 ("99999" -> 34463).
+        unsigned long port = 80;
+        if (u->has_port() && !u->port().empty()) {  // "http://host:/" is the default port (RFC 3986 3.2.3)
+            auto const text = std::string(u->port());
+            port = text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos
+                       ? 0
+                       : std::stoul(text);  // at most 5 digits: cannot throw
+        }
+        server.port = port <= 65535 ? static_cast<std::uint16_t>(port) : 0;
+        if (server.host.empty() || server.port == 0) {
+            std::cerr << "edge522 probe: bad URL " << o.target << ": needs a host and a port 1..65535\n";
+            return 2;
+        }
         server.text = server.host + ":" + std::to_string(server.port);
         path = u->encoded_resource().empty() ? "/" : std::string(u->encoded_resource());
         send_get = true;
@@ -171,7 +186,16 @@ int run_probe(probe_options const& o) {
         v = std::move(r);
     });
     ioc.run();
-    if (failed) std::rethrow_exception(failed);
+    if (failed) {
+        try {
+            std::rethrow_exception(failed);
+        } catch (std::exception const& ex) {
+            std::cerr << "edge522 probe: failed: " << ex.what() << "\n";
+        } catch (...) {
+            std::cerr << "edge522 probe: failed\n";
+        }
+        return 2;
+    }
     if (o.json) {
         boost::json::object j{{"target", o.target}, {"code", v.code}, {"reachable", v.reachable},
                               {"cause", v.cause}, {"fix", v.fix}, {"address", v.address},

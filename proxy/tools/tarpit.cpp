@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <iostream>
@@ -38,10 +39,16 @@ net::awaitable<void> swallow(tcp::socket s) {
 }
 
 net::awaitable<void> accept_silently(tcp::acceptor& a) {
+    net::steady_timer backoff(a.get_executor());
     for (;;) {
         auto [ec, s] = co_await a.async_accept(use_nothrow);
         if (ec == net::error::operation_aborted || !a.is_open()) co_return;
-        if (ec) continue;
+        if (ec) {
+            // EMFILE and friends: the connection stays queued; back off rather than spin.
+            backoff.expires_after(std::chrono::milliseconds(100));
+            co_await backoff.async_wait(use_nothrow);
+            continue;
+        }
         net::co_spawn(a.get_executor(), swallow(std::move(s)), [](std::exception_ptr) {});
     }
 }
@@ -94,7 +101,14 @@ int run_tarpit(std::vector<std::string> const& listen, std::string const& mode) 
         }
         std::cout << "tarpit listening on " << endpoint_text(bound) << std::endl;
     }
-    net::signal_set signals(ioc, SIGINT, SIGTERM);
+    net::signal_set signals(ioc);
+    boost::system::error_code sec;
+    signals.add(SIGINT, sec);
+    if (!sec) signals.add(SIGTERM, sec);
+    if (sec) {
+        std::cerr << "edge522 tarpit: cannot handle SIGINT/SIGTERM: " << sec.message() << "\n";
+        return 2;
+    }
     signals.async_wait([&](boost::system::error_code, int) {
         boost::system::error_code ec;
         for (auto& a : acceptors) a.close(ec);

@@ -1,4 +1,4 @@
-// The newcomer's tools: edge522 tarpit.
+// The newcomer's tools: edge522 tarpit, probe, demo.
 #include "harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,7 +8,7 @@
 using namespace edge522::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("tarpit blackhole: the edge answers 522 at its connect deadline", "[tools][tarpit]") {
+TEST_CASE("tools: tarpit blackhole: the edge answers 522 at its connect deadline", "[tools][tarpit]") {
     background tp({"tarpit", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:0"}, "tarpit listening on ", 2);
     REQUIRE(tp.ports().size() == 2);
     CHECK(tp.ports()[0] != 0);
@@ -19,7 +19,7 @@ TEST_CASE("tarpit blackhole: the edge answers 522 at its connect deadline", "[to
     CHECK(r.seconds < 1.0);
 }
 
-TEST_CASE("tarpit refuse and silent: 521 at once, 524 at the read timeout", "[tools][tarpit]") {
+TEST_CASE("tools: tarpit refuse and silent: 521 at once, 524 at the read timeout", "[tools][tarpit]") {
     background refuse({"tarpit", "--listen", "127.0.0.1:0", "--mode", "refuse"}, "tarpit listening on ");
     background silent({"tarpit", "--listen", "127.0.0.1:0", "--mode", "silent"}, "tarpit listening on ");
     edge e1(simple_config({"127.0.0.1:" + std::to_string(refuse.ports()[0])}));
@@ -30,12 +30,12 @@ TEST_CASE("tarpit refuse and silent: 521 at once, 524 at the read timeout", "[to
     CHECK(r.seconds >= 0.29);
 }
 
-TEST_CASE("tarpit: a bad listen address exits 2", "[tools][tarpit]") {
+TEST_CASE("tools: tarpit: a bad listen address exits 2", "[tools][tarpit]") {
     auto r = run_edge({"tarpit", "--listen", "nonsense"});
     CHECK(r.exit_code == 2);
 }
 
-TEST_CASE("probe: the code an edge would answer, with times, cause and fix", "[tools][probe]") {
+TEST_CASE("tools: probe: the code an edge would answer, with times, cause and fix", "[tools][probe]") {
     refusing_origin ro;
     auto r = run_edge({"probe", ro.address(), "--json"});
     CHECK(r.exit_code == 1);
@@ -73,7 +73,7 @@ TEST_CASE("probe: the code an edge would answer, with times, cause and fix", "[t
     CHECK(run_edge({"probe", "no-port"}).exit_code == 2);
 }
 
-TEST_CASE("demo: one edge, five demo origins, the five answers", "[tools][demo]") {
+TEST_CASE("tools: demo: one edge, five demo origins, the five answers", "[tools][demo]") {
     background demo({"demo", "--listen", "127.0.0.1:0"}, "edge522 listening on http://");
     auto port = demo.ports().at(0);
     CHECK(demo.output().find("curl -i -H 'Host: timeout.localhost'") != std::string::npos);
@@ -88,4 +88,48 @@ TEST_CASE("demo: one edge, five demo origins, the five answers", "[tools][demo]"
     auto s = slow.get();
     CHECK(s.status == 524);
     CHECK(s.seconds >= 4.99);
+}
+
+TEST_CASE("tools: probe's read deadline, met and missed", "[tools][probe]") {
+    origin slow(origin::behaviour::slow, std::chrono::milliseconds(400));
+    auto r = run_edge({"probe", "http://" + slow.address() + "/", "--read-timeout", "3s", "--json"});
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(r.output.find("\"code\":200") != std::string::npos);
+    r = run_edge({"probe", "http://" + slow.address() + "/", "--read-timeout", "200ms", "--json"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("\"code\":524") != std::string::npos);
+    // A read timeout equal to the origin's delay: whichever wins, the probe answers and exits cleanly.
+    for (int i = 0; i < 5; ++i) {
+        r = run_edge({"probe", "http://" + slow.address() + "/", "--read-timeout", "400ms", "--json"});
+        CHECK((r.exit_code == 0 || r.exit_code == 1));
+        CHECK(r.output.find("\"code\":") != std::string::npos);
+    }
+}
+
+TEST_CASE("tools: probe: bad targets and options exit 2 with one message", "[tools][probe]") {
+    for (auto const& args : std::vector<std::vector<std::string>>{
+             {"probe", "http://127.0.0.1:99999/"}, {"probe", "http:///path"}, {"probe", "127.0.0.1:3000", "--from", "nonsense"},
+             {"probe", "127.0.0.1:3000", "--connect-timeout", "0s"}, {"probe", "127.0.0.1:3000", "--read-timeout", "soon"},
+             {"probe", "127.0.0.1:99999"}}) {
+        auto r = run_edge(args);
+        INFO(args[1] << " -> " << r.output);
+        CHECK(r.exit_code == 2);
+        CHECK(r.output.find("edge522 probe: ") != std::string::npos);
+    }
+}
+
+TEST_CASE("tools: tarpit and demo on a port in use exit 2 with one message", "[tools][tarpit][demo]") {
+    origin busy(origin::behaviour::healthy);
+    for (std::string mode : {"blackhole", "silent"}) {
+        auto r = run_edge({"tarpit", "--listen", busy.address(), "--mode", mode});
+        INFO(mode << ": " << r.output);
+        CHECK(r.exit_code == 2);
+        CHECK(r.output.find("edge522 tarpit: cannot listen on " + busy.address()) != std::string::npos);
+    }
+    auto r = run_edge({"demo", "--listen", busy.address()});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("cannot listen on " + busy.address()) != std::string::npos);
+    CHECK(run_edge({"demo", "--listen", "nonsense"}).exit_code == 2);
 }
