@@ -580,6 +580,33 @@ private:
         return changed;
     }
 
+    // "stdout", "off", or a file path. A path must contain a '/' ("./access.log"): a bare word is
+    // far more likely a mistyped keyword ("stderr", "none") than a file wanted in the working dir.
+    bool read_access_log(toml::node const& node, std::string const& path, access_log_destination& out)
+    {
+        auto const* s = want_string(node, path);
+        if (!s)
+            return false;
+        access_log_destination v;
+        if (*s == "stdout") {
+            v.where = access_log_destination::kind::stdout_stream;
+        } else if (*s == "off") {
+            v.where = access_log_destination::kind::off;
+        } else if (s->find('/') == std::string::npos || s->back() == '/' ||
+                   !std::all_of(s->begin(), s->end(), [](char c) { return static_cast<unsigned char>(c) >= 0x20; })) {
+            error_at(node, path,
+                     quote(*s) + R"( is not "stdout", "off" or a file path (a path contains a '/', does not end )"
+                                 R"(with one and has no control characters, e.g. "./access.log"))");
+            return false;
+        } else {
+            v.where = access_log_destination::kind::file;
+            v.path = *s;
+        }
+        bool const changed = v != out;
+        out = std::move(v);
+        return changed;
+    }
+
     // --- sections ---
 
     void read_edge(toml::table const& t, std::string const& path)
@@ -657,6 +684,8 @@ private:
                  [&](toml::node const& n, std::string const& p) {
                      return read_count(n, p, e.max_connections, std::numeric_limits<std::uint64_t>::max());
                  }},
+                {"access_log",
+                 [&](toml::node const& n, std::string const& p) { return read_access_log(n, p, e.access_log); }},
                 {"log_format",
                  [&](toml::node const& n, std::string const& p) {
                      return read_choice(n, p, e.log_format, {"text", "json"});

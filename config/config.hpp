@@ -42,6 +42,15 @@ struct timeouts_section {
     duration dns = 5s;             // edge522 extension: origin name resolution deadline -> 530
 };
 
+// [edge].access_log: where the access log goes. Only validated here; proxy/access_log opens it.
+struct access_log_destination {
+    enum class kind { stdout_stream, off, file };
+    kind where = kind::stdout_stream;
+    std::string path;  // kind::file only: opened for append at start, reopened on SIGUSR1
+
+    bool operator==(access_log_destination const&) const = default;
+};
+
 struct edge_section {
     std::vector<host_port> listen{{"127.0.0.1", 8080, "127.0.0.1:8080"}};
     unsigned threads = 0;          // 0 = one worker per core
@@ -53,6 +62,7 @@ struct edge_section {
     std::uint64_t max_request_header = 32 * 1024;    // -> 431
     std::uint64_t max_response_header = 128 * 1024;  // edge522 extension: larger -> 520
     std::uint64_t max_connections = 0;               // 0 = only the fd limit
+    access_log_destination access_log;               // "stdout" | "off" | a path containing '/'
     std::string log_format = "text";                 // "text" | "json"
     std::string log_level = "info";                  // trace debug info warn error critical off
     std::vector<host_port> listen_tls;               // only [] supported yet

@@ -1,6 +1,7 @@
 #include "proxy/server.hpp"
 
 #include "proxy/access_log.hpp"
+#include "proxy/access_log.hpp"
 #include "proxy/admin.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -230,6 +231,18 @@ int server::run() {
     struct access_log_closer {
         ~access_log_closer() { shutdown_access_log(); }
     } const close_access_log_at_return;
+    // Opened before the workers start; written out after they are joined (on every return), so a
+    // drain loses no line.
+    if (auto err = init_access_log(cfg_->edge.access_log, cfg_->edge.log_format == "json"
+                                                              ? access_log_format::json
+                                                              : access_log_format::text);
+        !err.empty()) {
+        std::cerr << "edge522: " << err << "\n";
+        return 2;
+    }
+    struct access_log_closer {
+        ~access_log_closer() { shutdown_access_log(); }
+    } const close_access_log_at_return;
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -251,6 +264,7 @@ int server::run() {
         api->start();
     }
     net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
+    signals.add(SIGUSR1);  // reopen the access log file (rotation)
     signals.add(SIGUSR1);  // reopen the access log file (rotation)
     net::steady_timer drain_deadline(control);
     std::atomic<unsigned> running{n};

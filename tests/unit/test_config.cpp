@@ -116,6 +116,8 @@ TEST_CASE("an origin alone gets every default", "[config]")
     CHECK(c->edge.max_request_header == 32 * 1024);
     CHECK(c->edge.max_response_header == 128 * 1024);
     CHECK(c->edge.max_connections == 0);
+    CHECK(c->edge.access_log == access_log_destination{});
+    CHECK(c->edge.access_log.where == access_log_destination::kind::stdout_stream);
     CHECK(c->edge.log_format == "text");
     CHECK(c->edge.log_level == "info");
     CHECK(c->edge.listen_tls.empty());
@@ -200,6 +202,7 @@ egress = []
 max_request_header = 65536
 max_response_header = "1MiB"
 max_connections = 10000
+access_log = "/var/log/edge522/access.log"
 log_format = "json"
 log_level = "debug"
 listen_tls = []
@@ -248,6 +251,8 @@ name = "rest"
     CHECK(c->edge.max_request_header == 65536);
     CHECK(c->edge.max_response_header == 1024 * 1024);
     CHECK(c->edge.max_connections == 10000);
+    CHECK(c->edge.access_log ==
+          access_log_destination{access_log_destination::kind::file, "/var/log/edge522/access.log"});
     CHECK(c->edge.log_format == "json");
     CHECK(c->edge.log_level == "debug");
 
@@ -451,6 +456,20 @@ TEST_CASE("edge and admin and chaos scalars are range-checked", "[config]")
         error_of(with_origin("[edge]\nserver_header = \"a\\r\\nX-Evil: 1\"\n")) ==
         R"(edge.toml:2:17: edge.server_header: "a\x0d\x0aX-Evil: 1" must be non-empty printable ASCII (it is sent as the Server header))");
 
+    CHECK(load_ok(with_origin("[edge]\naccess_log = \"off\"\n"))->edge.access_log.where ==
+          access_log_destination::kind::off);
+    CHECK(load_ok(with_origin("[edge]\naccess_log = \"stdout\"\n"))->edge.access_log == access_log_destination{});
+    CHECK(load_ok(with_origin("[edge]\naccess_log = \"./access.log\"\n"))->edge.access_log ==
+          access_log_destination{access_log_destination::kind::file, "./access.log"});
+    for (auto bad : {"", "stderr", "none", "access.log", "/var/log/", "./a\\nb"}) {
+        INFO(bad);
+        auto const e = error_of(with_origin("[edge]\naccess_log = \"" + std::string(bad) + "\"\n"));
+        CHECK(e.starts_with("edge.toml:2:14: edge.access_log: "));
+        CHECK(e.ends_with(R"( is not "stdout", "off" or a file path (a path contains a '/', does not end with one and has no control characters, e.g. "./access.log"))"));
+    }
+    CHECK(error_of(with_origin("[edge]\naccess_log = \"stderr\"\n")) ==
+          R"(edge.toml:2:14: edge.access_log: "stderr" is not "stdout", "off" or a file path (a path contains a '/', does not end with one and has no control characters, e.g. "./access.log"))");
+    CHECK(error_of(with_origin("[edge]\naccess_log = false\n")).starts_with("edge.toml:2:14: edge.access_log: expected a string"));
     CHECK(error_of(with_origin("[edge]\nlog_format = \"xml\"\n")) ==
           R"(edge.toml:2:14: edge.log_format: "xml" is not one of "text", "json")");
     CHECK(
