@@ -1,7 +1,6 @@
 #include "proxy/server.hpp"
 
 #include "proxy/access_log.hpp"
-#include "proxy/access_log.hpp"
 #include "proxy/admin.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -143,6 +142,7 @@ std::vector<std::string> server::restart_only_changes(config::config const& next
     if (next.edge.listen_tls != now.listen_tls) keys.emplace_back("edge.listen_tls");
     if (next.edge.threads != now.threads) keys.emplace_back("edge.threads");
     if (next.admin.listen != started_->admin.listen) keys.emplace_back("admin.listen");
+    if (next.edge.access_log != now.access_log) keys.emplace_back("edge.access_log");
     if (next.edge.log_format != now.log_format) keys.emplace_back("edge.log_format");
     // The level applies live to the edge's own log (reload()), but whether the access log runs at
     // all (off above "info") is decided at start.
@@ -231,18 +231,6 @@ int server::run() {
     struct access_log_closer {
         ~access_log_closer() { shutdown_access_log(); }
     } const close_access_log_at_return;
-    // Opened before the workers start; written out after they are joined (on every return), so a
-    // drain loses no line.
-    if (auto err = init_access_log(cfg_->edge.access_log, cfg_->edge.log_format == "json"
-                                                              ? access_log_format::json
-                                                              : access_log_format::text);
-        !err.empty()) {
-        std::cerr << "edge522: " << err << "\n";
-        return 2;
-    }
-    struct access_log_closer {
-        ~access_log_closer() { shutdown_access_log(); }
-    } const close_access_log_at_return;
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
@@ -264,7 +252,6 @@ int server::run() {
         api->start();
     }
     net::signal_set signals(control, SIGINT, SIGTERM, SIGHUP);
-    signals.add(SIGUSR1);  // reopen the access log file (rotation)
     signals.add(SIGUSR1);  // reopen the access log file (rotation)
     net::steady_timer drain_deadline(control);
     std::atomic<unsigned> running{n};
