@@ -23,25 +23,25 @@
 namespace edge522 {
 
 struct access_entry {
-    std::string_view client;        // client ip
-    std::string_view host;
-    std::string_view method;
-    std::string_view target;
+    std::string_view client{};      // client ip
+    std::string_view host{};
+    std::string_view method{};
+    std::string_view target{};
     unsigned status = 0;            // what the client got; 0 = nothing (connection dropped)
-    std::string_view origin;        // origin name, "" when none was chosen
-    std::string_view server;        // origin server address used, "" when none
+    std::string_view origin{};      // origin name, "" when none was chosen
+    std::string_view server{};      // origin server address used, "" when none
     long connect_ms = -1;           // -1 = no connect (pooled connection or no origin)
     long first_byte_ms = -1;        // request sent -> response head received
     long total_ms = 0;
-    std::string_view ray_id;
-    std::string_view failure;       // typed failure name, "" on success
-    std::string_view phase;         // the phase that failed: "dns", "connect", "request", "response", ...
-    std::string_view detail;        // on failures: what the edge saw (the diagnosis line)
+    std::string_view ray_id{};
+    std::string_view failure{};     // typed failure name, "" on success
+    std::string_view phase{};       // the phase that failed: "dns", "connect", "request", "response", ...
+    std::string_view detail{};      // on failures: what the edge saw (the diagnosis line)
     std::uint64_t bytes_sent = 0;   // bytes written to the client for this exchange, head + body
-    std::string_view cut;           // "" = the response was complete; else why it was cut:
+    std::string_view cut{};         // "" = the response was complete; else why it was cut:
                                     // "write_timeout", "drain", "client_closed", "origin_failed"
-    std::string_view fault;         // emulated fault applied, "" = none
-    std::string_view fault_id;      // which configured fault, "" = none
+    std::string_view fault{};       // emulated fault applied, "" = none
+    std::string_view fault_id{};    // which configured fault, "" = none
     unsigned http_version = 11;     // the request's, as Beast counts it: 10, 11; 0 = unknown
 };
 
