@@ -680,6 +680,8 @@ private:
                  [&](toml::node const& n, std::string const& p) {
                      return read_header_limit(n, p, e.max_response_header);
                  }},
+                {"max_url",
+                 [&](toml::node const& n, std::string const& p) { return read_header_limit(n, p, e.max_url); }},
                 {"max_connections",
                  [&](toml::node const& n, std::string const& p) {
                      return read_count(n, p, e.max_connections, std::numeric_limits<std::uint64_t>::max());
@@ -729,6 +731,7 @@ private:
                  {"client_header", positive(to.client_header)},
                  {"client_idle", zero_ok(to.client_idle)},
                  {"dns", positive(to.dns)},
+                 {"tunnel_idle", zero_ok(to.tunnel_idle)},
              });
     }
 

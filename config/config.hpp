@@ -40,6 +40,8 @@ struct timeouts_section {
     duration client_header = 10s;  // full request head within this -> else 408
     duration client_idle = 400s;   // idle keep-alive client connection closed
     duration dns = 5s;             // edge522 extension: origin name resolution deadline -> 530
+    duration tunnel_idle = 100s;   // edge522 extension: an upgraded (WebSocket) tunnel with no byte
+                                   //   either way for this long is closed; 0 = never
 };
 
 // [edge].access_log: where the access log goes. Only validated here; proxy/access_log opens it.
@@ -61,6 +63,7 @@ struct edge_section {
     std::vector<std::string> egress;   // source addresses of origin connects (IP literals), rotated
     std::uint64_t max_request_header = 32 * 1024;    // -> 431
     std::uint64_t max_response_header = 128 * 1024;  // edge522 extension: larger -> 520
+    std::uint64_t max_url = 16 * 1024;               // edge522 extension: longer request target -> 414
     std::uint64_t max_connections = 0;               // 0 = only the fd limit
     access_log_destination access_log;               // "stdout" | "off" | a path containing '/'
     std::string log_format = "text";                 // "text" | "json"

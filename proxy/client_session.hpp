@@ -1,36 +1,49 @@
 #pragma once
 // One client connection, from accept to close, on its worker's thread. It reads a request head,
-// routes it by Host, and either answers itself (error pages, /cdn-cgi/error/CODE) or runs one
-// exchange with an origin: connect (pool or new, with failover), stream the request body, read the
-// response head, stream the response body back. Requests on a connection are answered in order.
+// decides what the request means (target, host, route, access rules), and either answers itself
+// (error pages, /cdn-cgi/error/CODE) or runs one exchange with an origin in named steps:
+//
+//   acquire (pool, or connect with failover) -> send_request (head, streamed body; an early
+//   response from the origin stops the upload) -> read_response_head -> relay_response (streamed
+//   body, trailers) | tunnel (101)
+//
+// Each step works on `transport`s (plain TCP or TLS) and reports a typed outcome; forward() only
+// sequences them and retries a stale pooled connection once. Requests on a connection are answered
+// in order; every answer, the edge's own included, is logged and counted once (finish()).
 //
 // Lifetime: the run() and watchdog() coroutines each hold a shared_ptr; the session dies when
 // both end. Every timeout after the connect, toward the client and toward the origin, is one
 // watchdog timer with named phases (RESTinio style): arming a later deadline only moves a number,
 // the timer itself is re-armed only when a deadline comes earlier, and an expiry cancels the
-// socket of its phase. The connect has its own deadline (origin_connector).
+// transport of its phase. The connect has its own deadline (origin_connector).
 //
-//   idle --bytes--> head --parsed--> [origin exchange] --> write --> idle (keep-alive) | closed
+//   idle --bytes--> head --parsed--> [exchange] --> write --> idle (keep-alive) | linger | closed
 //   idle: client_idle (client_header for the first request)   head: client_header -> 408
-//   body: client_header between body reads                      write: write -> closed
-//   origin_write: write -> 524 (or 522 via TCP_USER_TIMEOUT)     origin_read: read -> 524
+//   body: client_header between body reads -> 408              write: write -> closed
+//   origin_write: write -> 524 (or 522 via TCP_USER_TIMEOUT)   origin_read: read -> 524
+//   tunnel: tunnel_idle without a byte either way -> closed   linger: bounded drain of an unread body
 
 #include "proxy/failure.hpp"
+#include "proxy/http_io.hpp"
+#include "proxy/transport.hpp"
 #include "proxy/worker.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/parser.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace edge522 {
+
+struct request_target;
+struct exchange;
+struct origin_link;
 
 class client_session : public std::enable_shared_from_this<client_session> {
 public:
@@ -41,29 +54,76 @@ public:
 
     void start();
     // From the worker when draining: an idle connection is closed at once; a busy one finishes its
-    // exchange and then closes.
+    // exchange and then closes; a tunnel is closed.
     void drain();
+    // From the worker when drain_timeout has passed: whatever is in flight is cut (and logged so).
+    void abort();
 
 private:
-    enum class phase { none, idle, head, body, write, origin_write, origin_read };
-    using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-    struct exchange;  // per-request state for the access log and diagnosis
+    enum class phase { none, idle, head, body, write, origin_write, origin_read, tunnel, linger };
+    // How a step of the exchange ended. stale: a reused origin connection turned out closed before
+    // any response byte, and the request can be replayed on a new one.
+    enum class step { ok, stale, failed, client_gone, early_response };
 
     boost::asio::awaitable<void> run(std::shared_ptr<client_session> self);
     boost::asio::awaitable<void> watchdog(std::shared_ptr<client_session> self);
 
+    // The request: read and judged. false: answered (or the client went away); stop.
+    boost::asio::awaitable<std::optional<request_target>> read_request(exchange& x, request_parser& parser);
+    boost::asio::awaitable<bool> handle(exchange& x, request_parser& parser, request_target const& t);
+
+    // The exchange with an origin, step by step.
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
-                                         bool keep_alive);
-    boost::asio::awaitable<bool> send_error(failure f, exchange& x, bool keep_alive);
-    boost::asio::awaitable<void> tunnel(boost::asio::ip::tcp::socket& origin, boost::beast::flat_buffer& origin_buffer);
+                                         request_target const& t);
+    boost::asio::awaitable<std::optional<origin_link>> acquire(config::origin const& o, exchange& x, bool fresh_only);
+    boost::asio::awaitable<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
+                                              exchange& x);
+    boost::asio::awaitable<step> send_body(origin_link& link, request_parser& parser, exchange& x);
+    boost::asio::awaitable<step> read_response_head(origin_link& link, std::optional<response_parser>& rp,
+                                                    exchange& x);
+    boost::asio::awaitable<bool> relay_response(origin_link& link, response_parser& rp, exchange& x);
+    boost::asio::awaitable<void> tunnel(origin_link& link, exchange& x);
+
+    // One body moved from `from` to `to`, re-framed (chunked or as is), bounded buffer, deadlines
+    // per phase. Serves both directions.
+    struct pump_spec {
+        phase read_phase;
+        std::chrono::milliseconds read_timeout;
+        phase write_phase;
+        std::chrono::milliseconds write_timeout;
+        char* chunk;                  // the relay buffer (exchange::relay_chunk bytes)
+        bool chunked_out = false;     // frame what the parser de-chunked as chunks again
+        bool trailers = false;        // send the parser's trailer fields after the last chunk
+        std::size_t head_fields = 0;  // fields of the head: the ones after it are trailers
+        std::string_view head;        // sent with the first body bytes ("" = already sent)
+        std::uint64_t* sent = nullptr;  // counts the bytes written (toward the client)
+        bool* consumed = nullptr;       // set once a body byte was taken from `from`
+    };
+    struct pump_result {
+        boost::system::error_code read_ec;   // from `from` (the parser's errors included)
+        boost::system::error_code write_ec;  // from `to`
+    };
+    template <class Parser>
+    boost::asio::awaitable<pump_result> pump(transport& from, boost::beast::flat_buffer& from_buf, Parser& parser,
+                                             transport& to, pump_spec const& spec);
+
+    // The edge's own answer for `f`. Returns whether the connection may carry another request.
+    boost::asio::awaitable<bool> answer(failure f, exchange& x, bool keep_alive);
+    // Writes `bytes` to the client under the write deadline; counts them.
+    boost::asio::awaitable<bool> write_client(std::string_view bytes, exchange& x);
+    // After an answer with request body still unsent by the client: stop writing, read and drop
+    // the rest for a bounded time and size, then close (RFC 9112 9.6), so the client sees the answer.
+    boost::asio::awaitable<void> linger();
+    void finish(exchange& x);
+    std::string_view cut_reason(boost::system::error_code const& ec) const noexcept;
+
     // An operation the watchdog cancelled in phase `p` reports beast::error::timeout.
     boost::system::error_code timed_out_as(boost::system::error_code ec, phase p) noexcept;
-
     void arm(phase p, clock::time_point deadline);
     void disarm() noexcept { phase_ = phase::none; }
 
     worker& worker_;
-    boost::asio::ip::tcp::socket socket_;
+    transport client_;
     boost::beast::flat_buffer buffer_;
     boost::asio::steady_timer timer_;
     clock::time_point accepted_at_;
@@ -72,10 +132,13 @@ private:
     phase expired_ = phase::none;
     bool idle_ = false;
     bool closed_ = false;
-    boost::asio::ip::tcp::socket* origin_ = nullptr;  // the origin socket of the exchange in flight
+    bool linger_ = false;        // the last request's body was not read to its end
+    transport* origin_ = nullptr;  // the origin transport of the exchange in flight (watchdog, drain)
+    bool tunnel_ = false;
+    bool aborted_ = false;       // drain_timeout passed: in-flight work is being cut
     std::string client_ip_;
     boost::asio::ip::address client_addr_;  // for access rules (IPv4-mapped IPv6 shown as IPv4)
-    std::string wire_;  // the outgoing head being written; reused across requests
+    std::string wire_;  // an outgoing head being written; reused across requests
 };
 
 } // namespace edge522

@@ -61,6 +61,8 @@ constexpr std::array rows{
         {408, "Request Timeout", std::nullopt, 408, "request_timeout", "client", "Request timeout", B::browser, false, true, false}},
     row{failure::header_too_large, "header_too_large",
         {431, "Request Header Fields Too Large", std::nullopt, 431, "request_header_fields_too_large", "client", "Request header fields too large", B::browser, false, false, false}},
+    row{failure::uri_too_long, "uri_too_long",
+        {414, "URI Too Long", std::nullopt, 414, "uri_too_long", "client", "URI too long", B::browser, false, false, false}},
     row{failure::not_implemented, "not_implemented",
         {501, "Not Implemented", std::nullopt, 501, "not_implemented", "client", "Not implemented", B::browser, false, false, false}},
 };

@@ -33,6 +33,7 @@ enum class failure {
     bad_request,                // 400
     request_timeout,            // 408: head not complete within client_header
     header_too_large,           // 431
+    uri_too_long,               // 414: request target over max_url
     not_implemented,            // 501: unknown transfer-coding
 };
 

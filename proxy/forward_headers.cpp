@@ -1,109 +1,266 @@
 #include "proxy/forward_headers.hpp"
 
-#include <boost/beast/http/rfc7230.hpp>
+#include "proxy/http_io.hpp"
 
-#include <algorithm>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/status.hpp>
+
+#include <boost/container/small_vector.hpp>
+
 #include <array>
-#include <string>
-#include <vector>
 
 namespace edge522 {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return boost::beast::iequals(a, b);
-}
+using boost::beast::iequals;
 
-bool connection_has(http::fields const& f, std::string_view token) {
-    for (auto const& c : http::token_list{f[http::field::connection]})
-        if (iequals(c, token)) return true;
+bool connection_lists(http::fields const& f, std::string_view token) {
+    // Several Connection lines need not be adjacent.
+    for (auto const& field : f)
+        if (field.name() == http::field::connection)
+            for (auto const& t : http::token_list{field.value()})
+                if (iequals(t, token)) return true;
     return false;
 }
 
-// RFC 9110 8.6: a proxy MUST replace duplicated Content-Length values (several fields, or a list
-// "5, 5", both of which the parser accepts when every value is equal) with a single field before
-// forwarding, or the next hop may frame the body differently.
-void single_content_length(http::fields& f) {
-    auto it = f.find(http::field::content_length);
-    if (it == f.end()) return;
-    std::string_view v = it->value();
-    if (f.count(http::field::content_length) == 1 && v.find(',') == std::string_view::npos) return;
-    v.remove_prefix(std::min(v.find_first_not_of(", \t"), v.size()));
-    std::string const one(v.substr(0, v.find_first_of(", \t")));
-    f.set(http::field::content_length, one);
+bool hop_by_hop_field(http::field name) noexcept {
+    switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_authorization:
+    case http::field::proxy_authenticate:
+    case http::field::trailer:
+        return true;
+    default:
+        return false;
+    }
+}
+
+// The field names a message's Connection fields list (RFC 9110 7.6.1), collected once per message.
+class connection_options {
+public:
+    explicit connection_options(http::fields const& f) {
+        for (auto const& field : f)
+            if (field.name() == http::field::connection)
+                for (auto const& t : http::token_list{field.value()})
+                    if (!iequals(t, "keep-alive") && !iequals(t, "close")) names_.push_back(t);
+    }
+    // Whether `name` is hop-by-hop in this message: fixed, or listed (Content-Length and Host never).
+    bool hop_by_hop(http::field name, std::string_view text) const {
+        if (hop_by_hop_field(name)) return true;
+        if (names_.empty() || name == http::field::content_length || name == http::field::host) return false;
+        for (auto n : names_)
+            if (iequals(n, text)) return true;
+        return false;
+    }
+
+private:
+    boost::container::small_vector<std::string_view, 4> names_;
+};
+
+// Fields the edge writes itself toward the origin (the client's are dropped or merged).
+bool set_by_edge_toward_origin(http::field name, std::string_view text) {
+    switch (name) {
+    case http::field::host:
+    case http::field::expect:  // a 100-continue is answered by the edge itself
+    case http::field::content_length:
+        return true;
+    case http::field::unknown:
+        break;
+    default:
+        return false;
+    }
+    for (auto n : {"X-Forwarded-For", "X-Forwarded-Proto", "CDN-Loop", "CF-Connecting-IP", "CF-Ray",
+                   "CF-Visitor", "CF-IPCountry"})
+        if (iequals(text, n)) return true;
+    return false;
+}
+
+bool set_by_edge_toward_client(http::field name, std::string_view text) {
+    switch (name) {
+    case http::field::server:
+    case http::field::content_length:
+        return true;
+    case http::field::unknown:
+        break;
+    default:
+        return false;
+    }
+    // Cloudflare removes these from origin responses (CLOUDFLARE.md, request/response headers).
+    for (auto n : {"CF-Ray", "X-Accel-Buffering", "X-Accel-Charset", "X-Accel-Limit-Rate", "X-Accel-Redirect"})
+        if (iequals(text, n)) return true;
+    return false;
+}
+
+void field_line(std::string& out, std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+}
+
+// The single value of (possibly repeated, possibly listed) equal Content-Length values (RFC 9110
+// 8.6: a proxy forwards one); the parser has already rejected differing ones.
+std::string_view single_content_length(http::fields const& f) {
+    std::string_view v = f[http::field::content_length];
+    auto const first = v.find_first_not_of(", \t");
+    if (first == std::string_view::npos) return {};
+    v.remove_prefix(first);
+    return v.substr(0, v.find_first_of(", \t"));
+}
+
+// Every value of a repeated field, in order, joined with ", " (RFC 9110 5.3).
+void append_joined(std::string& out, http::fields const& f, std::string_view name) {
+    bool first = true;
+    auto const [begin, end] = f.equal_range(name);
+    for (auto it = begin; it != end; ++it) {
+        if (it->value().empty()) continue;
+        if (!first) out.append(", ");
+        out.append(it->value());
+        first = false;
+    }
 }
 
 } // namespace
 
 bool is_upgrade_request(http::request_header<> const& req) {
-    return req.count(http::field::upgrade) > 0 && connection_has(req, "upgrade");
+    return req.count(http::field::upgrade) > 0 && connection_lists(req, "upgrade");
 }
 
-void remove_hop_by_hop(http::fields& f, bool keep_upgrade) {
-    // Names listed in Connection are hop-by-hop too; collect first, the erase invalidates views.
-    std::vector<std::string> listed;
-    for (auto const& c : http::token_list{f[http::field::connection]}) {
-        if (iequals(c, "content-length") || iequals(c, "host")) continue;
-        if (keep_upgrade && iequals(c, "upgrade")) continue;
-        if (iequals(c, "close") || iequals(c, "keep-alive")) continue;
-        listed.emplace_back(c);
-    }
-    for (auto const& name : listed) f.erase(name);
-
-    static constexpr std::array fixed{
-        http::field::keep_alive, http::field::proxy_connection, http::field::te,
-        http::field::trailer, http::field::transfer_encoding, http::field::proxy_authorization,
-        http::field::proxy_authenticate};
-    for (auto name : fixed) f.erase(name);
-    if (keep_upgrade) {
-        f.set(http::field::connection, "upgrade");
-    } else {
-        f.erase(http::field::connection);
-        f.erase(http::field::upgrade);
-    }
+bool is_hop_by_hop(http::fields const& f, std::string_view name) {
+    return connection_options(f).hop_by_hop(http::string_to_field(name), name);
 }
 
-void prepare_origin_request(http::request_header<>& req, forward_context const& ctx) {
+std::string joined(http::fields const& f, std::string_view name) {
+    std::string out;
+    append_joined(out, f, name);
+    return out;
+}
+
+bool write_origin_request(std::string& out, http::request_header<> const& req, body_framing framing,
+                          forward_context const& ctx) {
     bool const upgrade = is_upgrade_request(req);
-    remove_hop_by_hop(req, upgrade);
-    single_content_length(req);
-    // A 100-continue is answered by the edge itself (it reads the body only when it forwards it).
-    req.erase(http::field::expect);
+    connection_options const listed(req);
+    out.append(req.method_string()).append(" ").append(ctx.target).append(" HTTP/1.1\r\n");
+    if (!ctx.host.empty()) field_line(out, "Host", ctx.host);
+    for (auto const& field : req) {
+        auto const name = field.name_string();
+        if (set_by_edge_toward_origin(field.name(), name)) continue;
+        if (!ctx.drop.empty() && iequals(name, ctx.drop)) continue;
+        if (upgrade && field.name() == http::field::upgrade) {
+            field_line(out, name, field.value());
+            continue;
+        }
+        if (listed.hop_by_hop(field.name(), name)) continue;
+        field_line(out, name, field.value());
+    }
+    field_line(out, "CF-Connecting-IP", ctx.client_ip);
 
-    req.set("CF-Connecting-IP", ctx.client_ip);
-    if (auto xff = req["X-Forwarded-For"]; !xff.empty()) {
-        std::string v;
-        v.reserve(xff.size() + 1 + ctx.client_ip.size());
-        v.append(xff).append(",").append(ctx.client_ip);
-        req.set("X-Forwarded-For", v);
-    } else {
-        req.set("X-Forwarded-For", ctx.client_ip);
+    auto const line_start = out.size();
+    out.append("X-Forwarded-For: ");
+    auto const before = out.size();
+    append_joined(out, req, "X-Forwarded-For");
+    if (out.size() > before) out.append(", ");
+    out.append(ctx.client_ip).append("\r\n");
+    if (out.size() - line_start > max_field_line) return false;
+
+    field_line(out, "X-Forwarded-Proto", ctx.scheme);
+    field_line(out, "CF-Ray", ctx.ray_id);
+    field_line(out, "CF-Visitor", ctx.scheme == "https" ? R"({"scheme":"https"})" : R"({"scheme":"http"})");
+    field_line(out, "CF-IPCountry", "XX");
+
+    auto const loop_start = out.size();
+    out.append("CDN-Loop: ");
+    auto const loop_before = out.size();
+    append_joined(out, req, "CDN-Loop");
+    if (out.size() > loop_before) out.append(", ");
+    out.append("cloudflare\r\n");
+    if (out.size() - loop_start > max_field_line) return false;
+
+    switch (framing) {
+    case body_framing::length:
+        field_line(out, "Content-Length", single_content_length(req));
+        break;
+    case body_framing::chunked:
+    case body_framing::rechunk:
+        // As the client sent it ("gzip, chunked" stays "gzip, chunked"): never silently reduced.
+        out.append("Transfer-Encoding: ");
+        append_joined(out, req, "Transfer-Encoding");
+        out.append("\r\n");
+        break;
+    case body_framing::none:
+        break;
     }
-    req.set("X-Forwarded-Proto", ctx.scheme);
-    req.set("CF-Ray", ctx.ray_id);
-    req.set("CF-Visitor", ctx.scheme == "https" ? R"({"scheme":"https"})" : R"({"scheme":"http"})");
-    req.set("CF-IPCountry", "XX");
-    if (auto loop = req["CDN-Loop"]; !loop.empty()) {
-        std::string v(loop);
-        v.append(", cloudflare");
-        req.set("CDN-Loop", v);
-    } else {
-        req.set("CDN-Loop", "cloudflare");
-    }
-    req.version(11);
-    if (!upgrade) req.set(http::field::connection, "keep-alive");
+    out.append(upgrade ? "Connection: upgrade\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
+    return true;
 }
 
-void prepare_client_response(http::response_header<>& res, std::string_view server_header,
-                             std::string_view ray_id) {
-    bool const upgrade = res.result() == http::status::switching_protocols;
-    remove_hop_by_hop(res, upgrade);
-    single_content_length(res);
-    for (auto name : {"X-Accel-Buffering", "X-Accel-Charset", "X-Accel-Limit-Rate", "X-Accel-Redirect"})
-        res.erase(name);
-    res.set(http::field::server, server_header);
-    res.set("CF-Ray", ray_id);
+void write_client_response(std::string& out, http::response_header<> const& res, response_context const& ctx) {
+    unsigned const code = res.result_int();
+    out.append("HTTP/1.1 ");
+    out += static_cast<char>('0' + code / 100 % 10);
+    out += static_cast<char>('0' + code / 10 % 10);
+    out += static_cast<char>('0' + code % 10);
+    out += ' ';
+    std::string_view reason = res.reason();
+    if (reason.empty()) reason = http::obsolete_reason(static_cast<http::status>(code));
+    out.append(reason).append("\r\n");
+
+    connection_options const listed(res);
+    bool has_date = false;
+    for (auto const& field : res) {
+        auto const name = field.name_string();
+        if (set_by_edge_toward_client(field.name(), name)) continue;
+        if (field.name() == http::field::date) has_date = true;
+        if (ctx.upgrade && field.name() == http::field::upgrade) {
+            field_line(out, name, field.value());
+            continue;
+        }
+        if (ctx.trailers && field.name() == http::field::trailer) {
+            field_line(out, name, field.value());
+            continue;
+        }
+        if (listed.hop_by_hop(field.name(), name)) continue;
+        field_line(out, name, field.value());
+    }
+    field_line(out, "Server", ctx.server_header);
+    field_line(out, "CF-Ray", ctx.ray_id);
+    if (!has_date && !ctx.date.empty()) field_line(out, "Date", ctx.date);
+    switch (ctx.framing) {
+    case body_framing::length:
+        field_line(out, "Content-Length", single_content_length(res));
+        break;
+    case body_framing::chunked:
+        out.append("Transfer-Encoding: ");
+        append_joined(out, res, "Transfer-Encoding");
+        out.append("\r\n");
+        break;
+    case body_framing::rechunk:
+        out.append("Transfer-Encoding: chunked\r\n");
+        break;
+    case body_framing::none:
+        break;
+    }
+    if (ctx.upgrade) out.append("Connection: upgrade\r\n");
+    else if (!ctx.keep_alive) out.append("Connection: close\r\n");
+    else if (ctx.http10_client) out.append("Connection: keep-alive\r\n");
+    out.append("\r\n");
+}
+
+void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields) {
+    connection_options const listed(f);
+    std::size_t i = 0;
+    for (auto const& field : f) {
+        if (i++ < head_fields) continue;
+        if (listed.hop_by_hop(field.name(), field.name_string()) || field.name() == http::field::content_length ||
+            field.name() == http::field::host)
+            continue;
+        field_line(out, field.name_string(), field.value());
+    }
+    out.append("\r\n");
 }
 
 } // namespace edge522

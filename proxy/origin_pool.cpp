@@ -1,67 +1,73 @@
 #include "proxy/origin_pool.hpp"
 
-#include <sys/socket.h>
-
-#include <cerrno>
+#include <algorithm>
 
 namespace edge522 {
 
-bool origin_pool::still_open(socket& s) noexcept {
-    // An idle origin connection must have nothing to read: a FIN (0), data (a stray response) or an
-    // error all mean it cannot carry a new request.
-    char byte;
-    auto fd = s.native_handle();
-    ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+void origin_pool::watch(std::shared_ptr<idle> const& c) {
+    // Readable while parked means the origin closed (FIN), reset, or sent bytes nobody asked for:
+    // the connection cannot carry a request any more. A read, not a wait: Asio tries a read at
+    // once, so a FIN that arrived before the connection was parked (an event epoll reported
+    // already) is seen now, not at the next event. The completion holds the entry; a taken or
+    // cleared entry is marked gone first and its completion does nothing.
+    c->conn.socket().async_read_some(boost::asio::buffer(&c->stray, 1), [c](boost::system::error_code, std::size_t) {
+        if (c->gone) return;
+        c->gone = true;
+        c->conn.close();
+        std::erase_if(*c->owner, [p = c.get()](auto const& e) { return e.get() == p; });
+    });
 }
 
-std::optional<origin_pool::socket> origin_pool::take(std::string const& server) {
-    auto it = idle_.find(server);
+std::optional<transport> origin_pool::take(std::string const& key) {
+    auto it = idle_.find(key);
     if (it == idle_.end()) return std::nullopt;
     auto& v = it->second;
     auto const now = clock::now();
     while (!v.empty()) {
-        idle c = std::move(v.back());
+        auto c = std::move(v.back());
         v.pop_back();
-        if (c.expires > now && (now - c.parked < std::chrono::seconds(1) || still_open(c.sock)))
-            return std::move(c.sock);
-        boost::system::error_code ec;
-        c.sock.close(ec);
+        c->gone = true;
+        c->conn.cancel();  // the watch completes with operation_aborted and does nothing
+        if (c->expires > now) return std::move(c->conn);
+        c->conn.close();
     }
     return std::nullopt;
 }
 
-void origin_pool::put(std::string const& server, socket s,
-                      std::chrono::milliseconds idle_timeout) {
-    auto& v = idle_[server];
-    if (idle_timeout.count() <= 0 || v.size() >= max_idle_) {
-        boost::system::error_code ec;
-        s.close(ec);
+void origin_pool::put(std::string const& key, transport t, std::chrono::milliseconds idle_timeout) {
+    if (idle_timeout.count() <= 0) {
+        t.close();
         return;
     }
-    auto const now = clock::now();
-    v.push_back(idle{std::move(s), now, now + idle_timeout});
+    auto& v = idle_[key];
+    if (v.size() >= max_idle_) {
+        t.close();
+        return;
+    }
+    auto c = std::make_shared<idle>(std::move(t), v);
+    c->expires = clock::now() + idle_timeout;
+    v.push_back(c);
+    watch(c);
 }
 
 void origin_pool::sweep() {
     auto const now = clock::now();
     for (auto it = idle_.begin(); it != idle_.end();) {
-        auto& v = it->second;
-        std::erase_if(v, [&](idle& c) {
-            if (c.expires > now) return false;
-            boost::system::error_code ec;
-            c.sock.close(ec);
+        std::erase_if(it->second, [&](auto const& c) {
+            if (c->expires > now) return false;
+            c->gone = true;
+            c->conn.close();
             return true;
         });
-        it = v.empty() ? idle_.erase(it) : std::next(it);
+        it = it->second.empty() ? idle_.erase(it) : std::next(it);
     }
 }
 
 void origin_pool::clear() {
     for (auto& [_, v] : idle_)
         for (auto& c : v) {
-            boost::system::error_code ec;
-            c.sock.close(ec);
+            c->gone = true;
+            c->conn.close();
         }
     idle_.clear();
 }

@@ -1,16 +1,24 @@
 #pragma once
 // Idle keep-alive connections to origin servers, one pool per worker (no locks: only that worker's
-// thread touches it). Keyed by the server as written in the config ("127.0.0.1:3000").
-// A connection is handed out LIFO (the warmest first) and closed after `origin_idle`. One parked
-// for over a second is first checked for a close by the origin (a MSG_PEEK: one syscall, skipped on
-// the hot path where connections come back within milliseconds; a close that races the reuse is
-// caught by the exchange, which retries a body-less request on a new connection). A periodic sweep (owned by the worker) releases the fds
-// of expired ones.
+// thread touches it). Keyed by everything that makes two connections non-interchangeable: the
+// server, the egress source, the emulated firewall policy, request_ack (TCP_USER_TIMEOUT) and,
+// with TLS, its settings (runtime::pool_key builds the key once per config generation).
+//
+// Handed out LIFO (the warmest first), closed after `origin_idle`. Every parked connection is
+// watched for readability, as nginx and HAProxy do: an origin's FIN (or a stray byte, or an error)
+// removes it from the pool at once, so a request is never sent on a connection the origin already
+// closed. A close that races the reuse is still caught by the exchange, which retries once on a new
+// connection (see client_session::forward).
+//
+//   put --> parked (watched) --take--> in use
+//              |--readable / error--> closed and removed
+//              `--sweep after origin_idle / clear--> closed
 
-#include <boost/asio/ip/tcp.hpp>
+#include "proxy/transport.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -21,15 +29,17 @@ namespace edge522 {
 class origin_pool {
 public:
     using clock = std::chrono::steady_clock;
-    using socket = boost::asio::ip::tcp::socket;
 
-    explicit origin_pool(std::size_t max_idle_per_server = 1024) : max_idle_(max_idle_per_server) {}
+    explicit origin_pool(std::size_t max_idle_per_key = 1024) : max_idle_(max_idle_per_key) {}
+    ~origin_pool() { clear(); }
+    origin_pool(origin_pool const&) = delete;
+    origin_pool& operator=(origin_pool const&) = delete;
 
-    // A live idle connection to `server`, or nullopt. Expired or origin-closed ones are dropped.
-    std::optional<socket> take(std::string const& server);
+    // A live idle connection for `key`, or nullopt.
+    std::optional<transport> take(std::string const& key);
 
-    // Parks `s` for reuse; closes it instead when idle_timeout is 0 or the pool is full.
-    void put(std::string const& server, socket s, std::chrono::milliseconds idle_timeout);
+    // Parks `t` for reuse; closes it instead when idle_timeout is 0 or the key's list is full.
+    void put(std::string const& key, transport t, std::chrono::milliseconds idle_timeout);
 
     // Closes connections idle for longer than their timeout.
     void sweep();
@@ -40,15 +50,23 @@ public:
     std::size_t size() const noexcept;
 
 private:
+    struct idle;
+    // A key's connections. Lists stay in the map while connections may point at them (map nodes
+    // are stable); only sweep() and clear() erase empty ones.
+    using list = std::vector<std::shared_ptr<idle>>;
     struct idle {
-        socket sock;
-        clock::time_point parked;
+        idle(transport t, list& l) : conn(std::move(t)), owner(&l) {}
+        transport conn;
+        list* owner;
         clock::time_point expires;
+        bool gone = false;  // taken or closed: the watch's completion does nothing
+        char stray;         // where a byte read while parked would go (the connection is then dropped)
     };
-    static bool still_open(socket& s) noexcept;
+
+    static void watch(std::shared_ptr<idle> const& c);
 
     std::size_t max_idle_;
-    std::unordered_map<std::string, std::vector<idle>> idle_;
+    std::unordered_map<std::string, list> idle_;
 };
 
 } // namespace edge522

@@ -1,5 +1,7 @@
 #include "proxy/wire.hpp"
 
+#include <ctime>
+
 namespace edge522::wire {
 
 namespace {
@@ -44,6 +46,20 @@ void append_response_head(std::string& out, boost::beast::http::response_header<
     out += res.reason();
     out += "\r\n";
     append_fields(out, res);
+}
+
+std::string_view http_date_now() noexcept {
+    thread_local std::time_t cached_second = -1;
+    thread_local char text[32];
+    thread_local std::size_t len = 0;
+    std::time_t const now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        ::gmtime_r(&now, &tm);
+        len = std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);  // C locale names
+        cached_second = now;
+    }
+    return {text, len};
 }
 
 std::size_t chunk_prefix(char* buf, std::size_t size) noexcept {

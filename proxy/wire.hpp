@@ -20,6 +20,10 @@ void append_response_head(std::string& out, boost::beast::http::response_header<
 // Writes "<hex size>\r\n" into `buf` (at least 20 bytes); returns its length.
 std::size_t chunk_prefix(char* buf, std::size_t size) noexcept;
 
+// The current time as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), formatted at most once a
+// second per thread; the view stays valid until the next call on the same thread.
+std::string_view http_date_now() noexcept;
+
 inline constexpr std::string_view crlf = "\r\n";
 inline constexpr std::string_view last_chunk = "0\r\n\r\n";
 

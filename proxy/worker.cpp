@@ -48,12 +48,29 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
 }
 
 runtime::runtime(std::shared_ptr<config::config const> c)
-    : cfg(std::move(c)), routes(*cfg), access(cfg->access) {
+    : cfg(std::move(c)), routes(*cfg), access(cfg->access),
+      pages(cfg->edge.colo, cfg->edge.server_header, cfg->edge.diagnostics) {
     for (auto const& o : cfg->origins) {
         if (o.access) origin_access.emplace_back(std::in_place, *o.access);
         else origin_access.emplace_back(std::nullopt);
         std::vector<net::ip::address> list;
-        for (auto const& a : o.egress ? *o.egress : cfg->edge.egress) list.push_back(net::ip::make_address(a));
+        for (auto const& a : o.egress ? *o.egress : cfg->edge.egress) {
+            boost::system::error_code ec;  // validated by the config loader: literals
+            list.push_back(net::ip::make_address(a, ec));
+        }
+        // The firewall policy and request_ack change what a connection does, so they are part of
+        // the key; TLS settings join it when TLS to origins exists.
+        std::string policy = "|ack=" + std::to_string(o.timeouts.request_ack.count());
+        if (!o.firewall_allow.empty()) {
+            policy += o.firewall == config::firewall_action::drop ? "|fw=drop:" : "|fw=reject:";
+            for (auto const& c : o.firewall_allow) policy += c.text + ",";
+        }
+        std::vector<std::string> keys;
+        for (auto const& server : o.servers) {
+            if (list.empty()) keys.push_back(server.text + "|src=" + policy);
+            for (auto const& a : list) keys.push_back(server.text + "|src=" + a.to_string() + policy);
+        }
+        pool_keys.push_back(std::move(keys));
         egress.push_back(std::move(list));
     }
 }
@@ -114,6 +131,17 @@ void worker::update(std::shared_ptr<runtime const> rt) {
     net::post(ioc_, [this, rt = std::move(rt)]() mutable { rt_ = std::move(rt); });
 }
 
-void worker::force_stop() { ioc_.stop(); }
+void worker::force_stop() {
+    // drain_timeout has passed: cut what is still in flight, so that every cut exchange is logged
+    // as such; whatever still holds the context a second later is stopped outright.
+    net::post(ioc_, [this] {
+        std::vector<client_session*> sessions(sessions_.begin(), sessions_.end());
+        for (auto* s : sessions) s->abort();
+        stop_timer_.expires_after(std::chrono::seconds(1));
+        stop_timer_.async_wait([this](boost::system::error_code ec) {
+            if (!ec) ioc_.stop();
+        });
+    });
+}
 
 } // namespace edge522

@@ -9,6 +9,7 @@
 
 #include "config/config.hpp"
 #include "proxy/access.hpp"
+#include "proxy/error_page.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/origin_pool.hpp"
 #include "proxy/ray_id.hpp"
@@ -19,12 +20,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -43,6 +46,16 @@ struct runtime {
     access_matcher access;                                // [access]
     std::vector<std::optional<access_matcher>> origin_access;    // by origin index; nullopt = inherit
     std::vector<std::vector<boost::asio::ip::address>> egress;  // by origin index; empty = kernel's choice
+    // Origin pool keys by origin index, then [server index * max(1, egress count) + egress index]:
+    // everything that makes two connections non-interchangeable (see origin_pool).
+    std::vector<std::vector<std::string>> pool_keys;
+    error_pages pages;  // every error page, formatted once for this generation
+
+    std::string const& pool_key(config::origin const& o, std::size_t server, std::size_t egress_index) const noexcept {
+        auto const i = index_of(o);
+        auto const n = std::max<std::size_t>(1, egress[i].size());
+        return pool_keys[i][server * n + egress_index];
+    }
 
     std::size_t index_of(config::origin const& o) const noexcept {
         return static_cast<std::size_t>(&o - cfg->origins.data());
@@ -85,14 +98,16 @@ public:
     ray_id_generator& rays() noexcept { return rays_; }
     bool draining() const noexcept { return draining_; }
 
-    // The next egress address of an origin, rotated per new connection (nullopt: kernel's choice).
-    // `rt` is the generation the request started with (a reload may have swapped rt_ since).
-    std::optional<boost::asio::ip::address> next_egress(runtime const& rt, config::origin const& o) {
+    // The egress address index of an origin for the next request, rotated per request (not per
+    // connect attempt, so a failover retry does not move every request's first attempt onto the same
+    // source); 0 when the origin has no egress list (the kernel's choice). `rt` is the generation
+    // the request started with (a reload may have swapped rt_ since).
+    std::size_t next_egress(runtime const& rt, config::origin const& o) {
         auto const i = rt.index_of(o);
-        auto const& list = rt.egress[i];
-        if (list.empty()) return std::nullopt;
+        auto const n = rt.egress[i].size();
+        if (n == 0) return 0;
         if (egress_next_.size() <= i) egress_next_.resize(i + 1, 0);
-        return list[egress_next_[i]++ % list.size()];
+        return egress_next_[i]++ % n;
     }
 
     // Body relay buffers: a bounded free list, so exchanges with bodies do not malloc 64 KiB each.
@@ -142,6 +157,7 @@ private:
     // I/O objects: destroyed before ioc_.
     std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
     boost::asio::steady_timer sweep_timer_{ioc_};
+    boost::asio::steady_timer stop_timer_{ioc_};
     origin_pool pool_;
     friend class client_session;
 };

@@ -220,6 +220,11 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             last_head_ = head;
         }
         requests_++;
+        if (behaviour_ == behaviour::early) {
+            send_all(fd, raw_response);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            return;  // closed with the body unread: the kernel answers further data with RST
+        }
         long long body = consume_body(fd, buf, head);
         if (body < 0) return;
 
@@ -254,7 +259,15 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             break;
         }
         case behaviour::stall:
+        case behaviour::early:
             return;
+        case behaviour::raw:
+            if (!send_all(fd, raw_response)) return;
+            if (raw_close) {
+                ::shutdown(fd, SHUT_WR);
+                return;
+            }
+            break;
         case behaviour::upgrade: {
             if (!send_all(fd, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
                 return;
@@ -601,6 +614,10 @@ response client::request(std::string const& raw, bool head_request) {
     auto r = read_response(head_request);
     r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
     return r;
+}
+
+void client::shutdown_send() {
+    ::shutdown(socket_.native_handle(), SHUT_WR);
 }
 
 void client::shutdown() { ::shutdown(socket_.native_handle(), SHUT_RDWR); }

@@ -34,6 +34,8 @@ public:
         close_after, // like healthy (keep-alive headers and all), then closes the connection
         stall,     // accepts with a tiny receive buffer and never reads: the window closes
         upgrade,   // answers an Upgrade request with 101, then echoes bytes back
+        raw,       // reads the request (head and body), answers `raw_response` verbatim; closes when raw_close
+        early,     // reads only the request head, answers `raw_response`, then closes (unread body: RST)
     };
 
     explicit origin(behaviour b, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
@@ -49,6 +51,8 @@ public:
 
     std::uint64_t stream_bytes = 0;
     bool stream_chunked = false;
+    std::string raw_response;  // for raw and early; set before the first request
+    bool raw_close = false;
 
 private:
     void serve(boost::asio::ip::tcp::socket s);
@@ -165,6 +169,7 @@ public:
     response request(std::string const& raw, bool head_request = false);
     std::string read_exactly(std::size_t n);
     void shutdown();  // both directions: unblocks a send or recv in another thread
+    void shutdown_send();  // half-close: a FIN, reading goes on
     // True when the peer closed (EOF/RST) within `limit`.
     bool closed_within(std::chrono::milliseconds limit);
 private:

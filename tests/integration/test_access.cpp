@@ -69,7 +69,7 @@ TEST_CASE("access rules: a per-origin table replaces [access] for that origin's 
     CHECK(get_from("127.0.0.9", e.port(), "open.test").status == 200);   // its own empty table: allowed
     CHECK(get_from("127.0.0.9", e.port(), "other.test").status == 403);
     CHECK(get_from("127.0.0.1", e.port(), "other.test").status == 403);
-    CHECK(e.log_contains("of origin \\\"strict\\\""));
+    CHECK(e.log_contains("of origin \\x22strict\\x22"));
 }
 
 TEST_CASE("egress: origin connects come from the configured addresses, rotated", "[egress]") {

@@ -26,7 +26,7 @@ TEST_CASE("the origin sees Cloudflare's request headers, the client sees Server 
     CHECK(seen.find("GET /hello?x=1 HTTP/1.1\r\n") == 0);
     CHECK(seen.find("CF-Ray: " + ray + "\r\n") != std::string::npos);
     CHECK(seen.find("CF-Connecting-IP: 127.0.0.1\r\n") != std::string::npos);
-    CHECK(seen.find("X-Forwarded-For: 203.0.113.9,127.0.0.1\r\n") != std::string::npos);
+    CHECK(seen.find("X-Forwarded-For: 203.0.113.9, 127.0.0.1\r\n") != std::string::npos);
     CHECK(seen.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
     CHECK(seen.find("CF-Visitor: {\"scheme\":\"http\"}\r\n") != std::string::npos);
     CHECK(seen.find("CDN-Loop: other, cloudflare\r\n") != std::string::npos);

@@ -1,56 +1,93 @@
 #include "proxy/forward_headers.hpp"
 
+#include "proxy/http_io.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
 #include <catch2/catch.hpp>
 
-#include <boost/beast/http/empty_body.hpp>
+#include <string>
 
 using namespace edge522;
-namespace http = boost::beast::http;
 
-TEST_CASE("remove_hop_by_hop drops the fixed set and the names Connection lists", "[headers]") {
-    http::fields f;
-    f.set(http::field::connection, "keep-alive, X-Private, content-length, host");
-    f.set("X-Private", "1");
-    f.set(http::field::keep_alive, "timeout=5");
-    f.set(http::field::te, "trailers");
-    f.set(http::field::trailer, "X-T");
-    f.set(http::field::transfer_encoding, "chunked");
-    f.set(http::field::upgrade, "websocket");
-    f.set(http::field::proxy_authorization, "Basic x");
-    f.set("Proxy-Connection", "keep-alive");
-    f.set(http::field::content_length, "5");
-    f.set(http::field::host, "a.test");
-    f.set("X-Keep", "yes");
-    remove_hop_by_hop(f);
-    for (auto name : {"Connection", "X-Private", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-                      "Proxy-Authorization", "Proxy-Connection"})
-        CHECK(f.count(name) == 0);
-    CHECK(f[http::field::content_length] == "5");  // never removed through Connection
-    CHECK(f[http::field::host] == "a.test");
-    CHECK(f["X-Keep"] == "yes");
+namespace {
+
+template <bool isRequest>
+http::header<isRequest> parse_head(std::string const& text) {
+    http::parser<isRequest, http::empty_body> p;
+    p.eager(false);
+    p.header_limit(1024 * 1024);
+    boost::system::error_code ec;
+    p.put(boost::asio::buffer(text), ec);
+    INFO(text);
+    REQUIRE_FALSE(ec);
+    REQUIRE(p.is_header_done());
+    return p.release().base();
+}
+
+struct forwarded {
+    bool ok;
+    std::string wire;
+};
+
+// The head the origin gets for a raw client head.
+forwarded to_origin(std::string const& raw, body_framing framing = body_framing::none,
+                    std::string_view ip = "198.51.100.7", std::string_view scheme = "http",
+                    std::string_view drop = "") {
+    auto req = parse_head<true>(raw);
+    std::string out;
+    std::string const host(req[http::field::host]);
+    std::string const target(req.target());
+    bool ok = write_origin_request(out, req, framing, {ip, scheme, "0123456789abcdef-SJC", host, target, drop});
+    return {ok, out};
+}
+
+// The head the client gets for a raw origin head.
+std::string to_client(std::string const& raw, body_framing framing = body_framing::none, bool keep_alive = true,
+                      bool http10 = false, bool upgrade = false) {
+    auto res = parse_head<false>(raw);
+    std::string out;
+    write_client_response(out, res, {"cloudflare", "0123456789abcdef-LOC", "Tue, 01 Dec 2026 07:00:00 GMT", framing,
+                                     upgrade, keep_alive, http10, false});
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("hop-by-hop fields and the names Connection lists are not forwarded", "[headers]") {
+    auto f = to_origin("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, X-Private, content-length, host\r\n"
+                       "X-Private: 1\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nTrailer: X-T\r\n"
+                       "Upgrade: websocket\r\nProxy-Authorization: Basic x\r\nProxy-Connection: keep-alive\r\n"
+                       "X-Keep: yes\r\n\r\n");
+    REQUIRE(f.ok);
+    auto req = parse_head<true>(f.wire);
+    for (auto name : {"X-Private", "Keep-Alive", "TE", "Trailer", "Upgrade", "Proxy-Authorization", "Proxy-Connection"})
+        CHECK(req.count(name) == 0);
+    CHECK(req[http::field::connection] == "keep-alive");
+    CHECK(req[http::field::host] == "a.test");
+    CHECK(req["X-Keep"] == "yes");
 }
 
 TEST_CASE("upgrade requests keep Upgrade and Connection: upgrade", "[headers]") {
-    http::request<http::empty_body> req{http::verb::get, "/ws", 11};
-    req.set(http::field::connection, "Upgrade");
-    req.set(http::field::upgrade, "websocket");
-    CHECK(is_upgrade_request(req));
-    prepare_origin_request(req, {"127.0.0.1", "http", "0123456789abcdef-LOC"});
+    auto f = to_origin("GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    auto req = parse_head<true>(f.wire);
     CHECK(req[http::field::upgrade] == "websocket");
     CHECK(req[http::field::connection] == "upgrade");
 }
 
-TEST_CASE("prepare_origin_request adds Cloudflare's headers", "[headers]") {
-    http::request<http::empty_body> req{http::verb::get, "/", 10};
-    req.set(http::field::host, "a.test");
-    req.set("CF-Connecting-IP", "6.6.6.6");  // a client cannot forge it
-    req.set("X-Forwarded-Proto", "https");
-    req.set(http::field::expect, "100-continue");
-    prepare_origin_request(req, {"198.51.100.7", "http", "0123456789abcdef-SJC"});
-    CHECK(req.version() == 11);
+TEST_CASE("the origin gets Cloudflare's headers; client copies are replaced, lists appended with \", \"", "[headers]") {
+    auto f = to_origin("GET / HTTP/1.0\r\nHost: a.test\r\nCF-Connecting-IP: 6.6.6.6\r\nCF-Ray: forged\r\n"
+                       "X-Forwarded-Proto: https\r\nExpect: 100-continue\r\n\r\n");
+    REQUIRE(f.ok);
+    CHECK(f.wire.starts_with("GET / HTTP/1.1\r\nHost: a.test\r\n"));
+    auto req = parse_head<true>(f.wire);
+    CHECK(req.count("CF-Connecting-IP") == 1);
     CHECK(req["CF-Connecting-IP"] == "198.51.100.7");
     CHECK(req["X-Forwarded-For"] == "198.51.100.7");
     CHECK(req["X-Forwarded-Proto"] == "http");
+    CHECK(req.count("CF-Ray") == 1);
     CHECK(req["CF-Ray"] == "0123456789abcdef-SJC");
     CHECK(req["CF-Visitor"] == R"({"scheme":"http"})");
     CHECK(req["CDN-Loop"] == "cloudflare");
@@ -58,23 +95,69 @@ TEST_CASE("prepare_origin_request adds Cloudflare's headers", "[headers]") {
     CHECK(req[http::field::connection] == "keep-alive");
     CHECK(req.count(http::field::expect) == 0);
 
-    http::request<http::empty_body> again{http::verb::get, "/", 11};
-    again.set("X-Forwarded-For", "203.0.113.1,198.51.100.101");
-    again.set("CDN-Loop", "fastly");
-    prepare_origin_request(again, {"198.51.100.102", "https", "r"});
-    CHECK(again["X-Forwarded-For"] == "203.0.113.1,198.51.100.101,198.51.100.102");
-    CHECK(again["CDN-Loop"] == "fastly, cloudflare");
-    CHECK(again["CF-Visitor"] == R"({"scheme":"https"})");
+    // Repeated lines are combined, not dropped (RFC 9110 5.3).
+    auto again = to_origin("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 203.0.113.1\r\nCDN-Loop: fastly\r\n"
+                           "X-Forwarded-For: 198.51.100.101\r\nCDN-Loop: akamai\r\n\r\n",
+                           body_framing::none, "198.51.100.102", "https");
+    auto req2 = parse_head<true>(again.wire);
+    CHECK(req2.count("X-Forwarded-For") == 1);
+    CHECK(req2["X-Forwarded-For"] == "203.0.113.1, 198.51.100.101, 198.51.100.102");
+    CHECK(req2["CDN-Loop"] == "fastly, akamai, cloudflare");
+    CHECK(req2["CF-Visitor"] == R"({"scheme":"https"})");
 }
 
-TEST_CASE("prepare_client_response sets Server and CF-Ray, drops X-Accel-*", "[headers]") {
-    http::response<http::empty_body> res{http::status::ok, 11};
-    res.set(http::field::server, "nginx");
-    res.set("X-Accel-Redirect", "/x");
-    res.set(http::field::connection, "keep-alive");
-    prepare_client_response(res, "cloudflare", "0123456789abcdef-LOC");
+TEST_CASE("an X-Forwarded-For that would pass the field limit once extended is refused, not thrown", "[headers]") {
+    std::string const xff(max_field_line - 20, '1');
+    auto f = to_origin("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: " + xff + "\r\n\r\n");
+    CHECK_FALSE(f.ok);
+    auto g = to_origin("GET / HTTP/1.1\r\nHost: a.test\r\nCDN-Loop: " + std::string(max_field_line, 'c') + "\r\n\r\n");
+    CHECK_FALSE(g.ok);
+}
+
+TEST_CASE("Transfer-Encoding is forwarded as it came, never reduced to chunked", "[headers]") {
+    auto f = to_origin("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", body_framing::chunked);
+    auto req = parse_head<true>(f.wire);
+    CHECK(req[http::field::transfer_encoding] == "gzip, chunked");
+    auto g = to_origin("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+                       body_framing::chunked);
+    CHECK(parse_head<true>(g.wire)[http::field::transfer_encoding] == "gzip, chunked");
+}
+
+TEST_CASE("the chaos header is never forwarded", "[headers]") {
+    auto f = to_origin("GET / HTTP/1.1\r\nHost: a.test\r\nX-Edge522-Fault: blackhole\r\n\r\n", body_framing::none,
+                       "127.0.0.1", "http", "x-edge522-fault");
+    CHECK(f.wire.find("blackhole") == std::string::npos);
+}
+
+TEST_CASE("the client gets an HTTP/1.1 status line, Server, CF-Ray and Date; X-Accel-* dropped", "[headers]") {
+    auto w = to_client("HTTP/1.0 200 OK\r\nServer: nginx\r\nX-Accel-Redirect: /x\r\nConnection: keep-alive\r\n"
+                       "CF-Ray: forged\r\n\r\n");
+    CHECK(w.starts_with("HTTP/1.1 200 OK\r\n"));
+    auto res = parse_head<false>(w);
     CHECK(res[http::field::server] == "cloudflare");
+    CHECK(res.count("CF-Ray") == 1);
     CHECK(res["CF-Ray"] == "0123456789abcdef-LOC");
     CHECK(res.count("X-Accel-Redirect") == 0);
     CHECK(res.count(http::field::connection) == 0);
+    CHECK(res[http::field::date] == "Tue, 01 Dec 2026 07:00:00 GMT");
+    // The origin's own Date is kept.
+    auto dated = parse_head<false>(to_client("HTTP/1.1 200 OK\r\nDate: Mon, 30 Nov 2026 00:00:00 GMT\r\n\r\n"));
+    CHECK(dated.count(http::field::date) == 1);
+    CHECK(dated[http::field::date] == "Mon, 30 Nov 2026 00:00:00 GMT");
+    // A status line without a reason phrase gets the standard one.
+    auto bare = to_client("HTTP/1.1 404 \r\n\r\n");
+    CHECK(bare.starts_with("HTTP/1.1 404 Not Found\r\n"));
+}
+
+TEST_CASE("framing toward the client: Content-Length on 204/304 dropped, keep-alive for HTTP/1.0 announced", "[headers]") {
+    auto nc = parse_head<false>(to_client("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"));
+    CHECK(nc.count(http::field::content_length) == 0);
+    auto len = parse_head<false>(to_client("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n", body_framing::length));
+    CHECK(len.count(http::field::content_length) == 1);
+    CHECK(len[http::field::content_length] == "3");
+    auto re = parse_head<false>(to_client("HTTP/1.1 200 OK\r\n\r\n", body_framing::rechunk));
+    CHECK(re[http::field::transfer_encoding] == "chunked");
+    CHECK(to_client("HTTP/1.1 200 OK\r\n\r\n", body_framing::none, false).find("Connection: close\r\n") != std::string::npos);
+    CHECK(to_client("HTTP/1.1 200 OK\r\n\r\n", body_framing::none, true, true).find("Connection: keep-alive\r\n") !=
+          std::string::npos);
 }

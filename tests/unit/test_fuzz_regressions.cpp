@@ -30,29 +30,26 @@ http::header<isRequest> parse_head(std::string const& text) {
 // equal duplicates, and went to the origin unchanged. RFC 9110 8.6: a proxy MUST send one field.
 TEST_CASE("fuzz regression: duplicated Content-Length is forwarded to the origin as one field", "[fuzz][forward]") {
     for (std::string dup : {"Content-Length: 3\r\nContent-Length: 3\r\n", "Content-Length: 3, 3\r\n",
-                            "Content-Length: 3 ,3\r\nContent-Length: 3\r\n"}) {
+                            "Content-Length: 3 ,3\r\nContent-Length: 3\r\n", "Content-Length: 3\r\n"}) {
         INFO(dup);
         auto req = parse_head<true>("POST / HTTP/1.1\r\nHost: a.test\r\n" + dup + "\r\n");
-        prepare_origin_request(req, forward_context{"203.0.113.1", "http", "0123456789abcdef-LOC"});
-        CHECK(req.count(http::field::content_length) == 1);
-        CHECK(req[http::field::content_length] == "3");
+        std::string out;
+        REQUIRE(write_origin_request(out, req, body_framing::length,
+                                     forward_context{"203.0.113.1", "http", "0123456789abcdef-LOC", "a.test", "/", ""}));
+        auto fwd = parse_head<true>(out);
+        CHECK(fwd.count(http::field::content_length) == 1);
+        CHECK(fwd[http::field::content_length] == "3");
     }
-    // A single plain value is left alone.
-    auto req = parse_head<true>("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 12\r\n\r\n");
-    prepare_origin_request(req, forward_context{"203.0.113.1", "http", "0123456789abcdef-LOC"});
-    CHECK(req.count(http::field::content_length) == 1);
-    CHECK(req[http::field::content_length] == "12");
 }
 
 // fuzz_origin_response: the same from the origin toward the client.
 TEST_CASE("fuzz regression: duplicated Content-Length is sent to the client as one field", "[fuzz][forward]") {
-    auto res = parse_head<false>("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n");
-    prepare_client_response(res, "cloudflare", "0123456789abcdef-LOC");
-    CHECK(res.count(http::field::content_length) == 1);
-    CHECK(res[http::field::content_length] == "2");
-
-    auto listed = parse_head<false>("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n");
-    prepare_client_response(listed, "cloudflare", "0123456789abcdef-LOC");
-    CHECK(listed.count(http::field::content_length) == 1);
-    CHECK(listed[http::field::content_length] == "2");
+    for (std::string dup : {"Content-Length: 2\r\nContent-Length: 2\r\n", "Content-Length: 2, 2\r\n"}) {
+        auto res = parse_head<false>("HTTP/1.1 200 OK\r\n" + dup + "\r\n");
+        std::string out;
+        write_client_response(out, res, response_context{"cloudflare", "0123456789abcdef-LOC", "", body_framing::length});
+        auto sent = parse_head<false>(out);
+        CHECK(sent.count(http::field::content_length) == 1);
+        CHECK(sent[http::field::content_length] == "2");
+    }
 }

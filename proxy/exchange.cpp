@@ -1,0 +1,539 @@
+// client_session's exchange with an origin, one step per function (see client_session.hpp).
+#include "proxy/exchange.hpp"
+
+#include "proxy/client_session.hpp"
+#include "proxy/diagnosis.hpp"
+#include "proxy/forward_headers.hpp"
+#include "proxy/origin_connector.hpp"
+#include "proxy/request_target.hpp"
+#include "proxy/wire.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <limits>
+#include <span>
+
+namespace edge522 {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using tcp = net::ip::tcp;
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+
+long ms_since(exchange::clock::time_point t0) {
+    return static_cast<long>(std::chrono::duration_cast<ms>(exchange::clock::now() - t0).count());
+}
+
+std::uint32_t limit32(std::uint64_t v) {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(v, std::numeric_limits<std::uint32_t>::max()));
+}
+
+// A connection the origin closed while it sat in the pool shows as one of these before any byte.
+bool stale_error(boost::system::error_code const& ec) noexcept {
+    return ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+           ec == http::error::end_of_stream;
+}
+
+// An idle connection has nothing to read: a FIN (0), a stray byte or an error mean it is done.
+bool still_open(transport& t) noexcept {
+    char byte;
+    ssize_t const n = ::recv(t.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// A relay buffer borrowed from the worker's free list for the exchange, returned at its end: no
+// malloc per request, and nothing held by idle connections.
+class relay_buffer {
+public:
+    explicit relay_buffer(worker& w) : w_(w) {}
+    ~relay_buffer() { if (p_) w_.give_relay_buffer(std::move(p_)); }
+    relay_buffer(relay_buffer const&) = delete;
+    relay_buffer& operator=(relay_buffer const&) = delete;
+    char* get() {
+        if (!p_) p_ = w_.take_relay_buffer();
+        return p_.get();
+    }
+private:
+    worker& w_;
+    std::unique_ptr<char[]> p_;
+};
+
+// One write of body bytes: [head] [chunk size] data [CRLF] [last chunk + trailers], gathered.
+class framed_piece {
+public:
+    framed_piece(bool chunked, std::string_view data, std::string_view tail, std::string_view head) {
+        if (!head.empty()) add(head);
+        if (chunked && !data.empty()) add({prefix_, wire::chunk_prefix(prefix_, data.size())});
+        if (!data.empty()) add(data);
+        if (chunked && !data.empty()) add(wire::crlf);
+        if (!tail.empty()) add(tail);
+    }
+    bool empty() const noexcept { return count_ == 0; }
+    std::span<net::const_buffer const> buffers() const noexcept { return {bufs_.data(), count_}; }
+
+private:
+    void add(std::string_view v) { bufs_[count_++] = net::const_buffer(v.data(), v.size()); }
+    char prefix_[24];
+    std::array<net::const_buffer, 5> bufs_;
+    std::size_t count_ = 0;
+};
+
+} // namespace
+
+void exchange::take_request(request_parser const& p) {
+    auto const& req = p.get();
+    method = req.method_string();
+    target = req.target();
+    accept = req[http::field::accept];
+    version = req.version();
+    head_request = req.method() == http::verb::head;
+    keep_alive = p.keep_alive() && cfg().timeouts.client_idle.count() > 0;
+    expect_continue = version >= 11 && beast::iequals(req[http::field::expect], "100-continue");
+    upgrade = is_upgrade_request(req);
+    for (auto const& t : http::token_list{req[http::field::te]})
+        if (beast::iequals(t, "trailers")) te_trailers = true;
+}
+
+void exchange::take_request_line(request_parser const& p, beast::flat_buffer const& buf) {
+    if (!p.get().target().empty()) {  // the start line was parsed before the head failed
+        method = p.get().method_string();
+        target = p.get().target();
+        return;
+    }
+    std::string_view line(static_cast<char const*>(buf.data().data()), buf.size());
+    line = line.substr(0, std::min<std::size_t>(line.find_first_of("\r\n"), 8192));
+    auto const sp = line.find(' ');
+    if (sp == std::string_view::npos) return;
+    method = line.substr(0, std::min<std::size_t>(sp, 32));
+    line.remove_prefix(sp + 1);
+    target = line.substr(0, line.find(' '));
+}
+
+net::awaitable<bool> client_session::forward(config::origin const& o, request_parser& parser, exchange& x,
+                                             request_target const& t) {
+    auto const& cfg = x.cfg();
+    auto const& req = parser.get();
+    x.o = &o;
+    x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
+
+    // The head the origin gets, built once (a retry sends it again).
+    wire_.clear();
+    body_framing const framing = parser.is_done() && !parser.chunked() && !parser.content_length()
+                                     ? body_framing::none
+                                 : parser.chunked() ? body_framing::chunked
+                                                    : body_framing::length;
+    forward_context const ctx{client_ip_, "http", x.ray, t.authority, t.origin_target(), cfg.chaos.header};
+    if (!write_origin_request(wire_, req, framing, ctx)) {
+        x.fail(failure::header_too_large, "client_header",
+               "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +
+                   " bytes once the edge appends to it");
+        co_return co_await answer(failure::header_too_large, x, false);
+    }
+    std::string const request_head = std::move(wire_);
+    wire_.clear();
+
+    bool fresh_only = false;
+    for (int attempt = 0;; ++attempt) {
+        auto link = co_await acquire(o, x, fresh_only);
+        if (!link) co_return co_await answer(x.error, x, x.keep_alive);
+
+        origin_ = &link->conn;
+        auto sent = co_await send_request(*link, request_head, parser, x);
+        if (sent == step::stale && attempt == 0) {
+            fresh_only = true;  // the origin closed its idle connection: once more, on a new one
+            continue;
+        }
+        if (sent == step::client_gone) {
+            origin_ = nullptr;
+            co_return false;
+        }
+        if (sent == step::failed) {
+            origin_ = nullptr;
+            co_return co_await answer(x.error, x, false);
+        }
+
+        std::optional<response_parser> rp;
+        auto got = co_await read_response_head(*link, rp, x);
+        if (got == step::stale && attempt == 0) {
+            fresh_only = true;
+            continue;
+        }
+        if (got != step::ok) {
+            origin_ = nullptr;
+            co_return co_await answer(x.error, x, x.keep_alive);
+        }
+        bool const more = co_await relay_response(*link, *rp, x);
+        origin_ = nullptr;
+        co_return more;
+    }
+}
+
+net::awaitable<std::optional<origin_link>> client_session::acquire(config::origin const& o, exchange& x,
+                                                                   bool fresh_only) {
+    auto const& rt = *x.rt;
+    auto const& egress = rt.egress[rt.index_of(o)];
+    // The origin's bytes not yet parsed: room for the longest head plus one relay read.
+    auto const buffer_max = static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
+    for (std::size_t si = 0, attempt = 0;;) {
+        auto const& server = o.servers[si];
+        auto const& key = rt.pool_key(o, si, x.egress);
+        if (!fresh_only) {
+            if (auto pooled = worker_.pool().take(key)) {
+                x.server = server.text;
+                x.connect_ms = -1;
+                co_return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(buffer_max)};
+            }
+        }
+        auto& m = worker_.metrics();
+        ++m.connects_pending;
+        connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
+                              o.firewall};
+        auto cr = co_await connect_origin(server, o.timeouts, x.cfg().timeouts.dns, policy);
+        --m.connects_pending;
+        if (cr.why != failure::dns_failed || cr.stream)
+            m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
+        x.server = cr.address;
+        x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
+        if (cr.stream) co_return origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)};
+        x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect", describe_connect(cr, o.timeouts));
+        // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
+        if (o.failover && info(cr.why).failover && attempt == 0 && si + 1 < o.servers.size()) {
+            ++si;
+            ++attempt;
+            continue;
+        }
+        co_return std::nullopt;
+    }
+}
+
+net::awaitable<client_session::step> client_session::send_request(origin_link& link, std::string_view head,
+                                                                  request_parser& parser, exchange& x) {
+    auto const& o = *x.o;
+    if (x.expect_continue && !parser.is_done() && !x.continue_sent) {
+        // The client waits for this before its body; the edge says it once the origin is connected.
+        static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        x.continue_sent = true;
+        if (!co_await write_client(cont, x)) co_return step::client_gone;
+    }
+    if (link.reused && !parser.is_done() && !still_open(link.conn)) {
+        // A body, once read from the client, cannot be sent again: make sure first that the pooled
+        // connection was not closed by the origin a moment ago (a FIN whose event the pool's watch
+        // has not handled yet). One syscall, only for pooled connections carrying a body.
+        co_return step::stale;
+    }
+    arm(phase::origin_write, clock::now() + o.timeouts.write);
+    auto [ec, n] = co_await net::async_write(link.conn, net::buffer(head.data(), head.size()), use_nothrow);
+    disarm();
+    ec = timed_out_as(ec, phase::origin_write);
+    if (ec) {
+        if (link.reused && !x.body_consumed && stale_error(ec)) co_return step::stale;
+        auto const f = classify_write_error(ec);
+        x.fail(f, "request", describe_request_write(f, x.server, ec, o.timeouts, false));
+        co_return step::failed;
+    }
+    if (parser.is_done()) co_return step::ok;
+    co_return co_await send_body(link, parser, x);
+}
+
+net::awaitable<client_session::step> client_session::send_body(origin_link& link, request_parser& parser,
+                                                               exchange& x) {
+    using namespace net::experimental::awaitable_operators;
+    auto const& cfg = x.cfg();
+    auto const& o = *x.o;
+    relay_buffer chunk(worker_);
+    auto const& req = parser.get();
+    pump_spec const spec{phase::body, cfg.timeouts.client_header, phase::origin_write, o.timeouts.write,
+                         chunk.get(), parser.chunked(), true,
+                         static_cast<std::size_t>(std::distance(req.begin(), req.end())), {}, nullptr,
+                         &x.body_consumed};
+    // The body streams to the origin while the edge watches the origin for an early answer (a 413
+    // or 401 sent before it read the body): that answer wins, and the upload stops.
+    auto readable = [](transport& t) -> net::awaitable<void> {
+        co_await t.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+    };
+    auto r = co_await (pump(client_, buffer_, parser, link.conn, spec) || readable(link.conn));
+    disarm();
+    if (r.index() == 1) {
+        x.early_response = true;
+        co_return step::early_response;
+    }
+    auto const& pr = std::get<0>(r);
+    if (pr.read_ec) {
+        auto const ec = timed_out_as(pr.read_ec, phase::body);
+        if (ec == beast::error::timeout) {
+            x.fail(failure::request_timeout, "client_body",
+                   "request body stalled: nothing within " + config::format_duration(cfg.timeouts.client_header));
+            co_return step::failed;
+        }
+        if (ec == net::error::connection_reset || ec == net::error::operation_aborted) co_return step::client_gone;
+        // A malformed body (bad chunk framing, an absurd chunk size) or one that ended early (the
+        // client half-closed): 400, and the origin connection, which saw part of it, is dropped.
+        bool const early_end = ec == http::error::partial_message || ec == http::error::end_of_stream;
+        x.fail(failure::bad_request, "client_body",
+               early_end ? "request body ended before its declared end" : "malformed request body: " + ec.message());
+        co_return step::failed;
+    }
+    if (pr.write_ec) {
+        auto const ec = timed_out_as(pr.write_ec, phase::origin_write);
+        if (stale_error(ec)) {
+            // The origin closed or reset while taking the body: it may have answered first (an early
+            // final response); the response head read tells.
+            x.early_response = true;
+            co_return step::early_response;
+        }
+        auto const f = classify_write_error(ec);
+        x.fail(f, "request_body", describe_request_write(f, x.server, ec, o.timeouts, true));
+        co_return step::failed;
+    }
+    co_return step::ok;
+}
+
+net::awaitable<client_session::step> client_session::read_response_head(origin_link& link,
+                                                                        std::optional<response_parser>& rp,
+                                                                        exchange& x) {
+    auto const& cfg = x.cfg();
+    auto const& o = *x.o;
+    auto const limit = static_cast<std::size_t>(cfg.edge.max_response_header);
+    auto const waited_from = clock::now();  // the request is sent: from here the origin owes an answer
+    arm(phase::origin_read, waited_from + o.timeouts.read);
+    head_result r;
+    for (;;) {
+        rp.emplace();
+        rp->header_limit(limit32(cfg.edge.max_response_header));
+        rp->body_limit(boost::none);
+        if (x.head_request) rp->skip(true);
+        r = co_await read_head(link.conn, link.buf, *rp, limit);
+        // Interim responses (100, 102, 103) are dropped; a 101 is final.
+        if (r.status != head_status::ok || rp->get().result_int() >= 200 ||
+            rp->get().result() == http::status::switching_protocols)
+            break;
+    }
+    disarm();
+    if (r.status != head_status::ok) {
+        auto const ec = timed_out_as(r.ec, phase::origin_read);
+        bool const got_bytes = r.bytes > 0;
+        if (link.reused && !got_bytes && !x.body_consumed && (r.status == head_status::closed || stale_error(ec)))
+            co_return step::stale;
+        failure f = failure::invalid_response;
+        switch (r.status) {
+        case head_status::too_large:
+        case head_status::field_too_large:
+            f = failure::response_header_too_large;
+            break;
+        case head_status::closed:
+            f = failure::empty_response;
+            break;
+        default:
+            f = classify_response_error(ec, got_bytes);
+            break;
+        }
+        x.fail(f, "response",
+               describe_response(f, x.server, r.status == head_status::field_too_large ? http::error::header_limit : ec,
+                                 o.timeouts, cfg.edge.max_response_header, ms_since(waited_from)));
+        co_return step::failed;
+    }
+    if (rp->get().result() == http::status::switching_protocols && !x.upgrade) {
+        x.fail(failure::invalid_response, "response",
+               "origin " + x.server + " switched protocols (101) though no upgrade was asked for");
+        co_return step::failed;
+    }
+    x.first_byte_ms = ms_since(waited_from);
+    co_return step::ok;
+}
+
+net::awaitable<bool> client_session::relay_response(origin_link& link, response_parser& rp, exchange& x) {
+    auto const& cfg = x.cfg();
+    auto const& o = *x.o;
+    auto& res = rp.get();
+    unsigned const code = res.result_int();
+    bool const upgrade = res.result() == http::status::switching_protocols;
+    bool const no_body_status = code < 200 || code == 204 || code == 304;
+    bool const body_expected = !rp.is_done() && !x.head_request && !no_body_status;
+    bool const delimited = rp.chunked() || rp.content_length().has_value();
+    bool const client10 = x.version < 11;
+    bool const request_done = x.parser->is_done();
+    bool keep_alive = x.keep_alive && request_done && !worker_.draining();
+    if (!request_done) linger_ = true;  // an early response: the rest of the body is drained
+
+    // How the body reaches this client: as the origin framed it, re-chunked (a close-delimited body
+    // to an HTTP/1.1 client), or delimited by our close (HTTP/1.0 clients know no chunks).
+    body_framing framing = body_framing::none;
+    if (no_body_status || upgrade) framing = body_framing::none;
+    else if (rp.content_length()) framing = body_framing::length;
+    else if (rp.chunked()) framing = client10 ? body_framing::none : body_framing::chunked;
+    else if (body_expected) framing = client10 ? body_framing::none : body_framing::rechunk;
+    if (body_expected && framing == body_framing::none) keep_alive = false;
+    bool const trailers = x.te_trailers && framing == body_framing::chunked;
+
+    response_context const ctx{cfg.edge.server_header, x.ray, wire::http_date_now(), framing, upgrade, keep_alive,
+                               client10, trailers};
+    wire_.clear();
+    write_client_response(wire_, res, ctx);
+    x.status = code;
+    bool const origin_keep = rp.keep_alive() && (delimited || !body_expected) && !upgrade && !x.early_response;
+
+    bool head_sent = false;
+    if (upgrade || !body_expected || link.buf.size() == 0) {
+        // No body, or it has not arrived yet (or never will, on a 101): the head goes out alone
+        // now, so a slow or streaming origin does not hold it back.
+        if (!co_await write_client(wire_, x)) co_return false;
+        head_sent = true;
+        if (upgrade) {
+            co_await tunnel(link, x);
+            co_return false;
+        }
+    }
+    if (body_expected) {
+        relay_buffer chunk(worker_);
+        pump_spec const spec{phase::origin_read, o.timeouts.read, phase::write, cfg.timeouts.write, chunk.get(),
+                             framing == body_framing::chunked || framing == body_framing::rechunk, trailers,
+                             static_cast<std::size_t>(std::distance(res.begin(), res.end())),
+                             head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr};
+        auto pr = co_await pump(link.conn, link.buf, rp, client_, spec);
+        if (pr.read_ec) {
+            // The origin failed mid-body: the head is gone, so the only honest signal left is to
+            // cut the client connection (no terminating chunk).
+            auto const ec = timed_out_as(pr.read_ec, phase::origin_read);
+            x.fail(classify_response_error(ec, true), "response_body",
+                   "origin " + x.server + " failed mid-body (" + errno_name(ec) + ")");
+            x.cut = aborted_ ? "drain" : "origin_failed";
+            co_return false;
+        }
+        if (pr.write_ec) {
+            x.cut = cut_reason(timed_out_as(pr.write_ec, phase::write));
+            co_return false;  // the client went away (or stopped reading): drop both sides
+        }
+    }
+    if (origin_keep && link.buf.size() == 0 && rp.is_done() && !worker_.draining())
+        worker_.pool().put(*link.pool_key, std::move(link.conn), o.timeouts.origin_idle);
+    co_return keep_alive;
+}
+
+template <class Parser>
+net::awaitable<client_session::pump_result> client_session::pump(transport& from, beast::flat_buffer& from_buf,
+                                                                 Parser& parser, transport& to,
+                                                                 pump_spec const& spec) {
+    // Beast sizes each read by the buffer's free capacity: give a body that is still to come room
+    // for big reads.
+    if (from_buf.capacity() - from_buf.size() < exchange::relay_chunk / 2 &&
+        from_buf.max_size() - from_buf.size() >= exchange::relay_chunk)
+        from_buf.reserve(from_buf.size() + exchange::relay_chunk);
+    pump_result r;
+    auto& body = parser.get().body();
+    std::string_view head = spec.head;
+    std::string tail;
+    for (bool done = parser.is_done(); !done;) {
+        body.data = spec.chunk;
+        body.size = exchange::relay_chunk;
+        arm(spec.read_phase, clock::now() + spec.read_timeout);
+        auto rec = co_await read_body_some(from, from_buf, parser);
+        disarm();
+        if (rec) {
+            r.read_ec = rec;
+            co_return r;
+        }
+        std::size_t const n = exchange::relay_chunk - body.size;
+        if (n > 0 && spec.consumed) *spec.consumed = true;
+        done = parser.is_done();
+        std::string_view end;
+        if (done && spec.chunked_out) {
+            tail.assign("0\r\n");
+            if (spec.trailers) write_trailers(tail, parser.get(), spec.head_fields);
+            else tail.append("\r\n");
+            end = tail;
+        }
+        framed_piece piece(spec.chunked_out, std::string_view(spec.chunk, n), end, head);
+        if (piece.empty()) continue;  // e.g. only a chunk header arrived
+        arm(spec.write_phase, clock::now() + spec.write_timeout);
+        auto [wec, wn] = co_await net::async_write(to, piece.buffers(), use_nothrow);
+        disarm();
+        if (spec.sent) *spec.sent += wn;
+        if (wec) {
+            r.write_ec = wec;
+            co_return r;
+        }
+        head = {};
+    }
+    if (!head.empty()) {
+        arm(spec.write_phase, clock::now() + spec.write_timeout);
+        auto [wec, wn] = co_await net::async_write(to, net::buffer(head.data(), head.size()), use_nothrow);
+        disarm();
+        if (spec.sent) *spec.sent += wn;
+        r.write_ec = wec;
+    }
+    co_return r;
+}
+
+net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
+    using namespace net::experimental::awaitable_operators;
+    auto const idle = x.cfg().timeouts.tunnel_idle;
+    origin_ = &link.conn;
+    tunnel_ = true;
+    if (worker_.draining()) co_return;
+    // Bytes already read past the heads belong to the other side.
+    if (link.buf.size() > 0) {
+        auto [ec, n] = co_await net::async_write(client_, link.buf.data(), use_nothrow);
+        x.bytes_sent += n;
+        if (ec) co_return;
+    }
+    if (buffer_.size() > 0) {
+        auto [ec, n] = co_await net::async_write(link.conn, buffer_.data(), use_nothrow);
+        if (ec) co_return;
+        buffer_.consume(buffer_.size());
+    }
+    bool ended = false;
+    auto touch = [this, idle] {
+        if (idle.count() > 0) arm(phase::tunnel, clock::now() + idle);
+    };
+    // One direction: bytes until EOF, which becomes a FIN toward the other side (half-close); an
+    // error (or the idle timeout, or drain) ends both directions.
+    auto one_way = [&](transport& from, transport& to, std::uint64_t* counted) -> net::awaitable<void> {
+        std::unique_ptr<char[]> buf(new char[16 * 1024]);
+        for (;;) {
+            auto [rec, n] = co_await from.async_read_some(net::buffer(buf.get(), 16 * 1024), use_nothrow);
+            if (rec == net::error::eof && !ended) {
+                to.shutdown_send();
+                co_return;
+            }
+            if (rec || ended) break;
+            touch();
+            auto [wec, wn] = co_await net::async_write(to, net::buffer(buf.get(), n), use_nothrow);
+            if (counted) *counted += wn;
+            if (wec || ended) break;
+            touch();
+        }
+        ended = true;
+        from.cancel();
+        to.cancel();
+    };
+    touch();
+    co_await (one_way(client_, link.conn, nullptr) && one_way(link.conn, client_, &x.bytes_sent));
+    disarm();
+    tunnel_ = false;
+    origin_ = nullptr;
+    if (aborted_) x.cut = "drain";
+}
+
+template net::awaitable<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
+                                                                          request_parser&, transport&,
+                                                                          pump_spec const&);
+template net::awaitable<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
+                                                                          response_parser&, transport&,
+                                                                          pump_spec const&);
+
+} // namespace edge522

@@ -1,0 +1,97 @@
+#pragma once
+// The state of one request as client_session's steps share it: what was asked, where it went,
+// what happened (a typed failure plus the diagnosis line), what the client got. Lives on the
+// session's run() frame for one request; read by the access log, the metrics and the error page.
+
+#include "proxy/failure.hpp"
+#include "proxy/http_io.hpp"
+#include "proxy/transport.hpp"
+#include "proxy/worker.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace edge522 {
+
+struct exchange {
+    using clock = std::chrono::steady_clock;
+
+    // Body bytes move through one bounded buffer, borrowed from the worker while a body moves.
+    static constexpr std::size_t relay_chunk = worker::relay_buffer_size;
+    // Requests for /cdn-cgi/error/CODE are counted under this origin label.
+    static constexpr std::string_view preview_origin = "cdn-cgi";
+
+    exchange(runtime const& r, std::string ray_id) : rt(&r), ray(std::move(ray_id)) {}
+
+    config::config const& cfg() const noexcept { return *rt->cfg; }
+    long elapsed_ms() const noexcept {
+        return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count());
+    }
+
+    // Records what failed; a second failure (after a failover) is appended to the diagnosis.
+    void fail(failure f, std::string_view in_phase, std::string d) {
+        error = f;
+        failure_name = name(f);
+        failed_phase = in_phase;
+        if (!diagnosis.empty() && !d.empty()) diagnosis += "; then ";
+        diagnosis += d;
+    }
+
+    // The facts of a parsed request head (views into the parser's message, which outlives this).
+    void take_request(request_parser const& p);
+    // The method and target of a head that did not parse, as far as its first line shows (views
+    // into `buf`, bounded), for the log line of the edge's 400/408/431.
+    void take_request_line(request_parser const& p, boost::beast::flat_buffer const& buf);
+
+    clock::time_point started = clock::now();
+    runtime const* rt;
+    std::string ray;
+    request_parser* parser = nullptr;
+
+    // The request
+    std::string_view method;
+    std::string_view target;
+    std::string_view accept;
+    std::string host;  // lowercase, without port
+    unsigned version = 11;
+    bool head_request = false;
+    bool keep_alive = false;       // the client may send another request after this one
+    bool expect_continue = false;  // an HTTP/1.1 client waits for 100 Continue before its body
+    bool upgrade = false;          // asks for a protocol upgrade (WebSocket)
+    bool te_trailers = false;      // accepts trailers (TE: trailers)
+
+    // The exchange
+    config::origin const* o = nullptr;
+    std::string_view origin;          // origin name, preview_origin, or "" (none reached)
+    std::string server;               // the server address used last
+    std::size_t egress = 0;           // egress index, chosen once per request
+    long connect_ms = -1;             // -1: no connect (pooled connection, or no origin)
+    long first_byte_ms = -1;          // request fully sent -> response head received
+    bool body_consumed = false;       // request body bytes were taken from the client: no replay
+    bool continue_sent = false;
+    bool early_response = false;      // the origin answered before it took the whole request body
+
+    // The outcome
+    failure error = failure::invalid_response;
+    std::string_view failure_name;    // "" = no failure
+    std::string_view failed_phase;
+    std::string diagnosis;
+    unsigned status = 0;              // what the client got; 0 = nothing
+    std::uint64_t bytes_sent = 0;     // to the client, heads included
+    std::string_view cut;             // why the response was cut short; "" = complete
+};
+
+// The origin connection of an exchange: pooled or new, and where it goes back to.
+struct origin_link {
+    transport conn;
+    std::string const* pool_key;      // owned by the runtime of the exchange
+    bool reused = false;
+    boost::beast::flat_buffer buf;    // bytes read from the origin, not yet parsed
+};
+
+} // namespace edge522

@@ -1,0 +1,183 @@
+#include "proxy/http_io.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <stdexcept>
+
+namespace edge522 {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+// Each read asks for at least this much room (Beast sizes reads by free capacity, 512 at least).
+constexpr std::size_t read_chunk = 16 * 1024;
+
+std::string_view view(boost::beast::flat_buffer const& buf) noexcept {
+    auto d = buf.data();
+    return {static_cast<char const*>(d.data()), d.size()};
+}
+
+// Room for the next read, within max_size; 0 when the buffer is full.
+net::mutable_buffer room(boost::beast::flat_buffer& buf) {
+    std::size_t const free = buf.max_size() - buf.size();
+    if (free == 0) return {};
+    std::size_t const want = std::min(free, std::max(read_chunk, buf.capacity() - buf.size()));
+    return buf.prepare(want);  // within max_size: does not throw length_error
+}
+
+// "HTTP/1.1 200\r\n": RFC 9112 wants a SP before the (empty) reason phrase; servers omit it and
+// Beast rejects it. Inserts the SP, once the status line is complete.
+void repair_status_line(boost::beast::flat_buffer& buf, bool& checked) {
+    auto const v = view(buf);
+    auto const eol = v.find('\n');
+    if (eol == std::string_view::npos) return;
+    checked = true;
+    std::string_view line = v.substr(0, eol);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    // "HTTP/d.d ddd" exactly: 12 bytes.
+    if (line.size() != 12 || !line.starts_with("HTTP/") || line[8] != ' ') return;
+    for (std::size_t i = 9; i < 12; ++i)
+        if (line[i] < '0' || line[i] > '9') return;
+    if (buf.size() == buf.max_size()) return;  // no room: the parser reports it
+    buf.commit(net::buffer_copy(buf.prepare(1), net::buffer(" ", 1)));
+    auto* p = static_cast<char*>(buf.data().data());
+    std::memmove(p + 13, p + 12, buf.size() - 13);
+    p[12] = ' ';
+}
+
+template <class Parser>
+net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
+                                           std::size_t limit, bool response) {
+    head_result r;
+    bool status_checked = !response;
+    for (;;) {
+        if (buf.size() > 0) {
+            r.bytes = std::max(r.bytes, buf.size());
+            // Only the head is scanned: body bytes may follow it in the buffer.
+            auto v = view(buf);
+            if (auto const end = v.find("\r\n\r\n"); end != std::string_view::npos) v = v.substr(0, end);
+            if (longest_line(v.substr(0, std::min(v.size(), limit + 2))) > max_field_line) {
+                r.status = head_status::field_too_large;
+                co_return r;
+            }
+            if (!status_checked) repair_status_line(buf, status_checked);
+            boost::system::error_code ec;
+            std::size_t const n = put_nothrow(parser, buf.data(), ec);
+            buf.consume(n);
+            if (!ec && parser.is_header_done()) co_return r;
+            if (ec && ec != http::error::need_more) {
+                r.status = ec == http::error::header_limit ? head_status::too_large : head_status::error;
+                r.ec = ec;
+                co_return r;
+            }
+            if (n > 0) continue;  // leading CRLFs consumed, or the start line: parse on
+            if (buf.size() >= limit) {
+                r.status = head_status::too_large;
+                co_return r;
+            }
+        }
+        auto space = room(buf);
+        if (space.size() == 0) {
+            r.status = head_status::too_large;
+            co_return r;
+        }
+        auto [ec, n] = co_await t.async_read_some(space, use_nothrow);
+        if (ec) {
+            if (ec == net::error::eof && buf.size() == 0 && r.bytes == 0) {
+                r.status = head_status::closed;
+            } else {
+                r.status = head_status::error;
+                r.ec = ec == net::error::eof ? http::error::partial_message : ec;
+            }
+            co_return r;
+        }
+        buf.commit(n);
+    }
+}
+
+} // namespace
+
+std::size_t longest_line(std::string_view data) noexcept {
+    std::size_t longest = 0;
+    while (!data.empty()) {
+        auto const* nl = static_cast<char const*>(std::memchr(data.data(), '\n', data.size()));
+        std::size_t const len = nl ? static_cast<std::size_t>(nl - data.data()) : data.size();
+        longest = std::max(longest, len);
+        if (!nl) break;
+        data.remove_prefix(len + 1);
+    }
+    return longest;
+}
+
+template <class Parser>
+std::size_t put_nothrow(Parser& parser, net::const_buffer data, boost::system::error_code& ec) noexcept {
+    try {
+        return parser.put(data, ec);
+    } catch (std::length_error const&) {
+        ec = http::error::header_limit;  // a field over Beast's 64 KiB (e.g. in a trailer)
+    } catch (std::bad_alloc const&) {
+        ec = http::error::buffer_overflow;
+    } catch (...) {
+        ec = http::error::bad_value;
+    }
+    return 0;
+}
+
+net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, request_parser& parser,
+                                      std::size_t limit) {
+    return read_head_impl(t, buf, parser, limit, false);
+}
+
+net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, response_parser& parser,
+                                      std::size_t limit) {
+    return read_head_impl(t, buf, parser, limit, true);
+}
+
+template <class Parser>
+net::awaitable<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
+                                                         Parser& parser) {
+    auto& body = parser.get().body();
+    std::size_t const room_before = body.size;
+    for (;;) {
+        if (buf.size() > 0) {
+            boost::system::error_code ec;
+            std::size_t const n = put_nothrow(parser, buf.data(), ec);
+            buf.consume(n);
+            if (ec == http::error::need_buffer) co_return boost::system::error_code{};
+            if (ec && ec != http::error::need_more) co_return ec;
+            if (parser.is_done() || body.size < room_before) co_return boost::system::error_code{};
+            if (!ec && n > 0) continue;  // a chunk header or the like: parse on
+        } else if (parser.is_done()) {
+            co_return boost::system::error_code{};
+        }
+        auto space = room(buf);
+        if (space.size() == 0) co_return http::error::header_limit;  // e.g. endless trailers
+        auto [ec, n] = co_await t.async_read_some(space, use_nothrow);
+        if (ec == net::error::eof) {
+            // The close ends a body delimited by it; anything else ends early.
+            boost::system::error_code pec;
+            parser.put_eof(pec);
+            co_return pec;
+        }
+        if (ec) co_return ec;
+        buf.commit(n);
+    }
+}
+
+template std::size_t put_nothrow(request_parser&, net::const_buffer, boost::system::error_code&) noexcept;
+template std::size_t put_nothrow(response_parser&, net::const_buffer, boost::system::error_code&) noexcept;
+template net::awaitable<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
+                                                                  request_parser&);
+template net::awaitable<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
+                                                                  response_parser&);
+
+} // namespace edge522

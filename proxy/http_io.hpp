@@ -1,0 +1,68 @@
+#pragma once
+// Reading HTTP/1.1 messages off a transport with Beast's parser, bounded and without exceptions.
+//
+// Beast's basic_fields stores names and values with 16-bit offsets and throws std::length_error for
+// a field over 64 KiB; its parser would throw that out of a composed read operation and so out of
+// io_context::run(), ending the process. So the edge does its own reads and feeds the parser with
+// put(): a head is scanned for over-long lines before the parser sees it (a clean header_limit
+// error), and every put() is fenced so that nothing Beast throws (a trailer field over 64 KiB, an
+// allocation failure) leaves it: it becomes an error_code. Every read is bounded by the buffer's
+// max_size; nothing here allocates beyond it.
+//
+// Runs on the session's worker thread.
+
+#include "proxy/transport.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <cstddef>
+
+namespace edge522 {
+
+using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
+using response_parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+
+// The longest header line (name, colon and value) the edge accepts or builds: Beast's limit.
+inline constexpr std::size_t max_field_line = 65'000;
+
+// Why a head could not be read, beyond the parser's own error codes.
+enum class head_status {
+    ok,
+    too_large,        // over the head limit (or the buffer's max_size)
+    field_too_large,  // one line over max_field_line
+    closed,           // EOF before any byte of this message
+    error,            // the transport or the parser failed: see the error_code
+};
+
+struct head_result {
+    head_status status = head_status::ok;
+    boost::system::error_code ec;
+    std::size_t bytes = 0;  // bytes of this head seen (0 = nothing arrived)
+};
+
+// Reads until `parser` has a complete head, or fails. `limit` bounds the head; the buffer's
+// max_size must leave room for it. A response status line without a reason phrase
+// ("HTTP/1.1 200\r\n", common in the wild) is accepted.
+boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
+                                              request_parser& parser, std::size_t limit);
+boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
+                                              response_parser& parser, std::size_t limit);
+
+// Feeds what `buf` holds to the parser (consuming what it took), reading more only when the parser
+// needs it. For body reads: the parser's buffer_body must have room. Returns with at least one
+// byte of body in the body buffer, the message done, or an error (need_buffer is not an error).
+template <class Parser>
+boost::asio::awaitable<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
+                                                                 Parser& parser);
+
+// parser.put() that never throws: anything Beast throws becomes an error code.
+template <class Parser>
+std::size_t put_nothrow(Parser& parser, boost::asio::const_buffer data, boost::system::error_code& ec) noexcept;
+
+// The longest line in `data` (bytes between LFs, the last one possibly unfinished).
+std::size_t longest_line(std::string_view data) noexcept;
+
+} // namespace edge522

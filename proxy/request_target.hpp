@@ -1,0 +1,36 @@
+#pragma once
+// What a request asks for, decided once so that routing, access rules and the origin all see the
+// same thing (RFC 9112 3.2): the target's authority wins over Host (absolute-form), the origin
+// gets origin-form with the matching Host, and a Host that is not a valid host[:port] is refused.
+// Pure function of the parsed head; the views point into it.
+
+#include "proxy/failure.hpp"
+
+#include <boost/beast/http/message.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace edge522 {
+
+struct request_target {
+    std::string host;             // lowercase, without port: for routing, rules, pages and logs
+    std::string_view authority;   // the Host the origin gets ("" only for HTTP/1.0 without Host)
+    std::string_view target;      // what the origin gets: origin-form, or "*" for OPTIONS
+    std::string target_buf;       // set instead when the origin-form had to be built ("http://h?q")
+    bool absolute_form = false;
+    // On failure: what to answer and why ("" on success).
+    failure error = failure::bad_request;
+    std::string why;
+    bool ok() const noexcept { return why.empty(); }
+    std::string_view origin_target() const noexcept { return target_buf.empty() ? target : std::string_view(target_buf); }
+};
+
+// `max_url`: the longest target accepted (-> 414 beyond).
+request_target resolve_target(boost::beast::http::request_header<> const& req, std::size_t max_url);
+
+// host[:port] per RFC 9110 7.2 / RFC 3986 (reg-name, IPv4, [IPv6]); no userinfo, port <= 65535.
+bool valid_host_port(std::string_view authority) noexcept;
+
+} // namespace edge522

@@ -1,0 +1,68 @@
+#pragma once
+// The byte stream under one side of an exchange: plain TCP, or TLS over TCP (Asio's ssl::stream).
+// The exchange's steps (read a head, pump a body, tunnel) are written once against `transport`;
+// which alternative it holds is decided where the connection is made (the listener for clients,
+// origin_connector for origins). Each operation dispatches to the alternative held: no virtual
+// call, no allocation. Owned by one session (or, while idle, the origin pool) on one worker thread.
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+
+#include <memory>
+#include <utility>
+#include <variant>
+
+namespace edge522 {
+
+class transport {
+public:
+    using socket_type = boost::asio::ip::tcp::socket;
+    using tls_stream = boost::asio::ssl::stream<socket_type>;
+    using executor_type = socket_type::executor_type;
+
+    explicit transport(socket_type s) : v_(std::in_place_index<0>, std::move(s)) {}
+    explicit transport(std::unique_ptr<tls_stream> s) : v_(std::in_place_index<1>, std::move(s)) {}
+
+    executor_type get_executor() noexcept { return socket().get_executor(); }
+
+    // The TCP socket under it: options, cancel, shutdown, close, addresses.
+    socket_type& socket() noexcept {
+        return v_.index() == 0 ? *std::get_if<0>(&v_) : (*std::get_if<1>(&v_))->next_layer();
+    }
+    bool is_tls() const noexcept { return v_.index() == 1; }
+    tls_stream* tls() noexcept { return v_.index() == 1 ? std::get_if<1>(&v_)->get() : nullptr; }
+
+    template <class MutableBuffers, class Token>
+    auto async_read_some(MutableBuffers const& b, Token&& token) {
+        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_read_some(b, std::forward<Token>(token));
+        return std::get_if<0>(&v_)->async_read_some(b, std::forward<Token>(token));
+    }
+
+    template <class ConstBuffers, class Token>
+    auto async_write_some(ConstBuffers const& b, Token&& token) {
+        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(b, std::forward<Token>(token));
+        return std::get_if<0>(&v_)->async_write_some(b, std::forward<Token>(token));
+    }
+
+    // Stops pending operations (the watchdog's tool); they complete with operation_aborted.
+    void cancel() noexcept {
+        boost::system::error_code ec;
+        socket().cancel(ec);
+    }
+    // Our side is done sending (a FIN; over TLS the close_notify is the caller's choice).
+    void shutdown_send() noexcept {
+        boost::system::error_code ec;
+        socket().shutdown(socket_type::shutdown_send, ec);
+    }
+    void close() noexcept {
+        boost::system::error_code ec;
+        socket().close(ec);
+    }
+
+private:
+    // The TLS stream lives on the heap: it is large (engine, buffers, timers), and a plain
+    // connection, the common case, should not pay for it.
+    std::variant<socket_type, std::unique_ptr<tls_stream>> v_;
+};
+
+} // namespace edge522

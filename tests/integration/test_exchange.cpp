@@ -1,0 +1,410 @@
+// One exchange, done right: hostile clients and broken origins against the real binary. Nothing a
+// client or an origin sends may crash the edge, bypass its rules or make it answer wrongly.
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+using namespace edge522::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The edge is alive and serving: a plain request through it gets 200.
+void still_serving(edge const& e) {
+    auto r = get(e.port(), "/alive");
+    CHECK(r.status == 200);
+}
+
+response admin_get(std::uint16_t port, std::string const& target) {
+    client c(port);
+    return c.request("GET " + target + " HTTP/1.1\r\nHost: admin\r\n\r\n");
+}
+
+// How many TCP connections from the edge to `port` sit in CLOSE-WAIT (the origin closed, the edge
+// did not notice). /proc/net/tcp: state 08.
+int close_wait_to(std::uint16_t port) {
+    std::ifstream in("/proc/net/tcp");
+    std::string line;
+    std::getline(in, line);
+    int n = 0;
+    char want[8];
+    std::snprintf(want, sizeof want, ":%04X", port);
+    while (std::getline(in, line)) {
+        std::istringstream is(line);
+        std::string sl, local, remote, state;
+        is >> sl >> local >> remote >> state;
+        if (remote.size() >= 5 && remote.substr(remote.size() - 5) == want && state == "08") ++n;
+    }
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("an origin header field over 64 KiB is a 520, not a crash", "[exchange][hostile]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200 OK\r\nSet-Cookie: a=" + std::string(70'000, 'x') + "\r\nContent-Length: 2\r\n\r\nok";
+    origin healthy(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "", "listen = \"127.0.0.1:0\""));
+    auto r = get(e.port());
+    CHECK(r.status == 520);
+    CHECK(r.header("edge522-diagnosis").find("over 65000 bytes") != std::string::npos);
+    CHECK(e.log_contains("failure=response_header_too_large"));
+    // The process lives on: the admin API and another request still answer.
+    CHECK(admin_get(e.admin_port(), "/healthz").status == 200);
+    CHECK(get(e.port()).status == 520);
+    CHECK(e.log().find("exception") == std::string::npos);
+}
+
+TEST_CASE("a head over max_response_header is a 520 as well", "[exchange][hostile]") {
+    origin o(origin::behaviour::raw);
+    std::string head = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 40; ++i) head += "X-F" + std::to_string(i) + ": " + std::string(1000, 'v') + "\r\n";
+    o.raw_response = head + "Content-Length: 0\r\n\r\n";
+    edge e(simple_config({o.address()}, "", "", "max_response_header = \"16KiB\""));
+    auto r = get(e.port());
+    CHECK(r.status == 520);
+    CHECK(e.log_contains("failure=response_header_too_large"));
+}
+
+TEST_CASE("a client header field over 64 KiB is a 431 with a large max_request_header", "[exchange][hostile]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "max_request_header = \"256KiB\""));
+    client c(e.port());
+    auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + std::string(70'000, 'b') + "\r\n\r\n");
+    CHECK(r.status == 431);
+    CHECK(e.log_contains("\"GET /\" 431"));
+    still_serving(e);
+    CHECK(e.log().find("exception") == std::string::npos);
+}
+
+TEST_CASE("an X-Forwarded-For that overflows once extended is a 431, and the connection is released",
+          "[exchange][hostile]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "max_request_header = \"256KiB\"", "listen = \"127.0.0.1:0\""));
+    {
+        client c(e.port());
+        auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: " + std::string(64'990, '1') + "\r\n\r\n");
+        CHECK(r.status == 431);
+        CHECK(c.closed_within(2s));
+    }
+    CHECK(o.requests() == 0);
+    // connections_active comes back down (nothing stuck in CLOSE-WAIT).
+    bool back = false;
+    for (int i = 0; i < 30 && !back; ++i) {
+        auto m = admin_get(e.admin_port(), "/metrics");
+        back = m.body.find("edge522_connections_active 0\n") != std::string::npos;
+        if (!back) std::this_thread::sleep_for(100ms);
+    }
+    CHECK(back);
+    still_serving(e);
+}
+
+TEST_CASE("absolute-form targets are routed by their authority and forwarded in origin-form", "[exchange][target]") {
+    origin open(origin::behaviour::healthy);
+    origin blocked(origin::behaviour::healthy);
+    std::string cfg = "[edge]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\n[admin]\nlisten = \"\"\n"
+                      "[[origins]]\nname = \"blocked\"\nhosts = [\"blocked.test\"]\nservers = [\"" + blocked.address() +
+                      "\"]\naccess = { block = [\"127.0.0.0/8\"] }\n"
+                      "[[origins]]\nname = \"open\"\nhosts = [\"*\"]\nservers = [\"" + open.address() + "\"]\n";
+    edge e(cfg);
+    client c(e.port());
+    // The authority wins over Host: the block rule of "blocked" applies.
+    auto r = c.request("GET http://blocked.test/x HTTP/1.1\r\nHost: open.test\r\n\r\n");
+    CHECK(r.status == 403);
+    CHECK(blocked.requests() == 0);
+    CHECK(open.requests() == 0);
+    // An open one reaches its origin in origin-form with the matching Host.
+    client c2(e.port());
+    auto ok = c2.request("GET http://Other.Test:8080/p/q?x=1 HTTP/1.1\r\nHost: ignored.test\r\n\r\n");
+    REQUIRE(ok.status == 200);
+    CHECK(ok.body.find("GET /p/q?x=1 HTTP/1.1\r\n") == 0);
+    CHECK(ok.body.find("Host: Other.Test:8080\r\n") != std::string::npos);
+    CHECK(ok.body.find("ignored.test") == std::string::npos);
+    auto bare = client(e.port()).request("GET http://other.test?y=2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(bare.body.find("GET /?y=2 HTTP/1.1\r\n") == 0);
+    // Other schemes, userinfo, and a missing host are refused.
+    for (std::string bad : {"ftp://other.test/x", "http://user:pw@other.test/x", "http:///x", "gopher:x"}) {
+        INFO(bad);
+        CHECK(client(e.port()).request("GET " + bad + " HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 400);
+    }
+    CHECK(client(e.port()).request("CONNECT other.test:443 HTTP/1.1\r\nHost: other.test:443\r\n\r\n").status == 501);
+}
+
+TEST_CASE("a Host that is not a valid host[:port] is a 400, not a 530", "[exchange][target]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    for (std::string bad : {"a b.test", "<script>alert(1)</script>", "a/b", "user@a.test", "a.test:99999", "a.test:x"}) {
+        INFO(bad);
+        auto r = client(e.port()).request("GET / HTTP/1.1\r\nHost: " + bad + "\r\n\r\n");
+        CHECK(r.status == 400);
+    }
+    CHECK(client(e.port()).request("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").status == 200);
+    CHECK(o.requests() == 1);
+}
+
+TEST_CASE("a request target over max_url is a 414", "[exchange][target]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "max_url = \"1KiB\""));
+    auto r = client(e.port()).request("GET /" + std::string(2000, 'a') + " HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    CHECK(r.status == 414);
+    CHECK(r.status_line == "HTTP/1.1 414 URI Too Long");
+    CHECK(o.requests() == 0);
+}
+
+TEST_CASE("repeated X-Forwarded-For and CDN-Loop lines are combined; Transfer-Encoding goes as it came",
+          "[exchange][headers]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    client c(e.port());
+    auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 203.0.113.1\r\nCDN-Loop: a\r\n"
+                       "X-Forwarded-For: 203.0.113.2\r\nCDN-Loop: b\r\n\r\n");
+    REQUIRE(r.status == 200);
+    CHECK(r.body.find("X-Forwarded-For: 203.0.113.1, 203.0.113.2, 127.0.0.1\r\n") != std::string::npos);
+    CHECK(r.body.find("CDN-Loop: a, b, cloudflare\r\n") != std::string::npos);
+
+    origin echo(origin::behaviour::raw);
+    echo.raw_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    edge e2(simple_config({echo.address()}));
+    client c2(e2.port());
+    auto g = c2.request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    CHECK(g.status == 200);
+    CHECK(echo.last_head().find("Transfer-Encoding: gzip, chunked\r\n") != std::string::npos);
+}
+
+TEST_CASE("an origin's early final response reaches the uploading client", "[exchange][answers]") {
+    origin o(origin::behaviour::early);
+    o.raw_response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large";
+    edge e(simple_config({o.address()}));
+    client c(e.port());
+    std::string const body(4 * 1024 * 1024, 'u');
+    std::thread uploader([&] {
+        c.send("POST /upload HTTP/1.1\r\nHost: a.test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+        try {
+            c.send(body);
+        } catch (...) {
+        }
+    });
+    auto r = c.read_response();
+    uploader.join();
+    CHECK(r.status == 413);
+    CHECK(r.body == "too large");
+    CHECK(r.header("cf-ray").size() > 0);
+}
+
+TEST_CASE("an error answer during an upload is read by the client, not lost to a reset", "[exchange][answers]") {
+    refusing_origin down;
+    edge e(simple_config({down.address()}));
+    for (int round = 0; round < 3; ++round) {
+        client c(e.port());
+        std::string const body(2 * 1024 * 1024, 'u');
+        std::thread uploader([&] {
+            c.send("PUT /big HTTP/1.1\r\nHost: a.test\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n");
+            try {
+                c.send(body);
+            } catch (...) {
+            }
+        });
+        std::this_thread::sleep_for(50ms);
+        auto r = c.read_response();
+        uploader.join();
+        CHECK(r.status == 521);
+        CHECK(r.header("connection") == "close");
+    }
+}
+
+TEST_CASE("an idle pooled connection the origin closes or resets leaves the pool at once", "[exchange][pool]") {
+    origin o(origin::behaviour::close_after);  // says keep-alive, then closes
+    edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"1h\""));
+    client c(e.port());
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    std::this_thread::sleep_for(200ms);
+    CHECK(close_wait_to(o.port()) == 0);  // the FIN was noticed while the connection sat idle
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    CHECK(o.connections() == 2);
+
+    origin r(origin::behaviour::raw);
+    r.raw_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+    edge e2(simple_config({r.address()}, "", "origin_idle_timeout = \"1h\""));
+    client c2(e2.port());
+    CHECK(c2.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    CHECK(c2.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    CHECK(r.connections() == 1);  // a live pooled connection is reused
+}
+
+TEST_CASE("a stale pooled connection is replaced for requests with a body too", "[exchange][pool]") {
+    origin o(origin::behaviour::close_after);
+    edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"1h\""));
+    client c(e.port());
+    for (int i = 0; i < 4; ++i) {
+        auto r = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello");
+        CHECK(r.status == 200);
+    }
+}
+
+TEST_CASE("origins that share a server never borrow each other's connections", "[exchange][pool]") {
+    origin o(origin::behaviour::healthy);
+    std::string cfg = "[edge]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\n[admin]\nlisten = \"\"\n"
+                      "[[origins]]\nname = \"a\"\nhosts = [\"a.test\"]\nservers = [\"" + o.address() +
+                      "\"]\nrequest_ack_timeout = \"10s\"\n"
+                      "[[origins]]\nname = \"b\"\nhosts = [\"b.test\"]\nservers = [\"" + o.address() +
+                      "\"]\nrequest_ack_timeout = \"20s\"\n"
+                      "[[origins]]\nname = \"c\"\nhosts = [\"c.test\"]\nservers = [\"" + o.address() +
+                      "\"]\nrequest_ack_timeout = \"10s\"\n";
+    edge e(cfg);
+    client c(e.port());
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: b.test\r\n\r\n").status == 200);
+    CHECK(o.connections() == 2);  // b's request_ack differs: a connection of its own
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: c.test\r\n\r\n").status == 200);
+    CHECK(o.connections() == 2);  // c's connections are interchangeable with a's
+}
+
+TEST_CASE("protocol details: 204/304 without Content-Length, Date added, HTTP/1.1 status line", "[exchange][protocol]") {
+    origin nc(origin::behaviour::raw);
+    nc.raw_response = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
+    edge e(simple_config({nc.address()}));
+    client c(e.port());
+    auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    CHECK(r.status == 204);
+    CHECK(r.header("content-length").empty());
+    CHECK(std::regex_match(r.header("date"), std::regex("[A-Z][a-z]{2}, \\d{2} [A-Z][a-z]{2} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT")));
+    // An HTTP/1.0 client gets an HTTP/1.1 status line and no 100 Continue.
+    client c10(e.port());
+    c10.send("POST / HTTP/1.0\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi");
+    auto r10 = c10.read_response();
+    CHECK(r10.status_line == "HTTP/1.1 204 No Content");
+    // And so do the edge's own answers.
+    auto page = client(e.port()).request("GET /cdn-cgi/error/522 HTTP/1.0\r\nHost: a.test\r\n\r\n");
+    CHECK(page.status_line == "HTTP/1.1 522 Connection Timed Out");
+}
+
+TEST_CASE("an origin status line without a reason phrase is accepted", "[exchange][protocol]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok";
+    edge e(simple_config({o.address()}));
+    auto r = get(e.port());
+    CHECK(r.status == 200);
+    CHECK(r.status_line == "HTTP/1.1 200 OK");
+    CHECK(r.body == "ok");
+}
+
+TEST_CASE("an unsolicited 101 is a 520", "[exchange][protocol]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n";
+    edge e(simple_config({o.address()}));
+    auto r = get(e.port());
+    CHECK(r.status == 520);
+    CHECK(r.header("edge522-diagnosis").find("101") != std::string::npos);
+}
+
+TEST_CASE("trailers are relayed when the client sent TE: trailers, dropped otherwise", "[exchange][protocol]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n"
+                     "2\r\nok\r\n0\r\nX-Checksum: abc\r\n\r\n";
+    edge e(simple_config({o.address()}));
+    auto raw_exchange = [&](std::string const& extra) {
+        client c(e.port());
+        c.send("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n" + extra + "\r\n");
+        std::string all;
+        try {
+            for (;;) {
+                auto s = c.read_exactly(1);
+                if (s.empty()) break;
+                all += s;
+            }
+        } catch (...) {
+        }
+        return all;
+    };
+    auto with = raw_exchange("TE: trailers\r\n");
+    CHECK(with.find("0\r\nX-Checksum: abc\r\n\r\n") != std::string::npos);
+    CHECK(with.find("Trailer: X-Checksum\r\n") != std::string::npos);
+    auto without = raw_exchange("");
+    CHECK(without.find("X-Checksum: abc") == std::string::npos);
+    CHECK(without.find("0\r\n\r\n") != std::string::npos);
+}
+
+TEST_CASE("a stalled request body gets 408 at client_header", "[exchange][client]") {
+    origin o(origin::behaviour::stall);  // connected, never reads, never answers
+    edge e(simple_config({o.address()}, "client_header = \"300ms\""));
+    client c(e.port());
+    auto t0 = clock_type::now();
+    c.send("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    auto r = c.read_response();
+    double const s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(r.status == 408);
+    CHECK(s >= 0.29);
+    CHECK(s < 3.0);
+    CHECK(e.log_contains("failure=request_timeout"));
+}
+
+TEST_CASE("tunnels: half-close relayed, idle ones closed at tunnel_idle, busy ones kept", "[exchange][tunnel]") {
+    origin o(origin::behaviour::upgrade);
+    edge e(simple_config({o.address()}, "tunnel_idle = \"400ms\""));
+    std::string const upgrade = "GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    {
+        // Half-close: the client's FIN reaches the origin, whose echo still comes back, then its FIN.
+        client c(e.port());
+        auto r = c.request(upgrade, true);
+        REQUIRE(r.status == 101);
+        c.send("ping");
+        CHECK(c.read_exactly(4) == "ping");
+        c.send("last");
+        c.shutdown_send();
+        CHECK(c.read_exactly(4) == "last");
+        CHECK(c.closed_within(2s));  // the origin saw our FIN and closed: its FIN came back
+    }
+    {
+        // Traffic keeps a tunnel open past tunnel_idle; silence closes it.
+        client c(e.port());
+        REQUIRE(c.request(upgrade, true).status == 101);
+        for (int i = 0; i < 6; ++i) {
+            std::this_thread::sleep_for(150ms);
+            c.send("x");
+            CHECK(c.read_exactly(1) == "x");
+        }
+        auto t0 = clock_type::now();
+        CHECK(c.closed_within(3s));
+        double const s = std::chrono::duration<double>(clock_type::now() - t0).count();
+        CHECK(s >= 0.39);
+    }
+}
+
+TEST_CASE("tunnels are closed by drain", "[exchange][tunnel]") {
+    origin o(origin::behaviour::upgrade);
+    edge e(simple_config({o.address()}, "", "", "drain_timeout = \"5s\""));
+    client c(e.port());
+    REQUIRE(c.request("GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", true)
+                .status == 101);
+    auto t0 = clock_type::now();
+    e.signal(SIGTERM);
+    CHECK(c.closed_within(3s));
+    CHECK(e.wait_exit() == 0);
+    CHECK(std::chrono::duration<double>(clock_type::now() - t0).count() < 3.0);
+}
+
+TEST_CASE("every answer is logged and counted: the edge's own 400/408/431/501 and previews apart", "[exchange][log]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "", "listen = \"127.0.0.1:0\""));
+    client(e.port()).request("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
+    client(e.port()).request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n");
+    client(e.port()).request("GET /cdn-cgi/error/522 HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    CHECK(e.log_contains("\"GET /\" 400"));
+    CHECK(e.log_contains("\"POST /\" 501"));
+    CHECK(e.log_contains("\"GET /cdn-cgi/error/522\" 522 origin=cdn-cgi"));
+    auto m = admin_get(e.admin_port(), "/metrics").body;
+    CHECK(m.find("edge522_requests_total{origin=\"cdn-cgi\",code=\"522\"} 1") != std::string::npos);
+    CHECK(m.find("edge522_requests_total{origin=\"\",code=\"400\"} 1") != std::string::npos);
+    CHECK(m.find("edge522_requests_total{origin=\"\",code=\"501\"} 1") != std::string::npos);
+    CHECK(m.find("origin=\"app\",code=\"522\"") == std::string::npos);
+}
