@@ -1,12 +1,17 @@
 #include "proxy/error_page.hpp"
 
-#include <boost/beast/http/field.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
-#include <cstdio>
+#include <cstdint>
+#include <cstring>
 #include <optional>
+#include <vector>
 
 namespace edge522 {
 
@@ -182,125 +187,319 @@ body_format negotiate(std::string_view accept) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rendering
+// Rendering: templates built once per config, filled per request
 // ---------------------------------------------------------------------------------------------
+//
+//   error_pages(colo, server, diagnostics)          once per loaded config
+//     -> page_template per (failure, body_format): fixed text + holes, e.g.
+//        "<title>" [host|html] " | 522: Connection timed out</title>..." [ray|html] "..."
+//   write(request)                                   per answer
+//     -> request_values (the request's fields, bounded; its times formatted)
+//     -> fill(counter) for Content-Length, then fill(appender) into the caller's string
 
 namespace {
 
-// Valid UTF-8 with invalid sequences replaced by U+FFFD. Host, IP and diagnosis come from the
-// network; Boost.JSON rejects invalid UTF-8 on parse, so one bad byte must not make the whole
-// JSON answer unparsable.
-std::string sanitize_utf8(std::string_view s, bool one_line) {
-    std::string out;
-    out.reserve(s.size());
-    auto const* p = reinterpret_cast<unsigned char const*>(s.data());
-    std::size_t const n = s.size();
-    for (std::size_t i = 0; i < n;) {
-        unsigned char const c = p[i];
-        if (c < 0x80) {
-            // One line for headers and Markdown: control characters (CR/LF for response
-            // splitting, ESC for terminals) are dropped, tab becomes a space.
-            if (one_line && (c < 0x20 || c == 0x7f)) {
-                if (c == '\t') out += ' ';
-            } else {
-                out += char(c);
-            }
-            ++i;
-            continue;
-        }
-        std::size_t len = 0;
-        unsigned char lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf) len = 2;
-        else if (c == 0xe0) { len = 3; lo = 0xa0; }
-        else if (c >= 0xe1 && c <= 0xec) len = 3;
-        else if (c == 0xed) { len = 3; hi = 0x9f; }
-        else if (c >= 0xee && c <= 0xef) len = 3;
-        else if (c == 0xf0) { len = 4; lo = 0x90; }
-        else if (c >= 0xf1 && c <= 0xf3) len = 4;
-        else if (c == 0xf4) { len = 4; hi = 0x8f; }
-        bool ok = len != 0 && i + len <= n;
-        for (std::size_t k = 1; ok && k < len; ++k) {
-            unsigned char const lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xbf;
-            ok = p[i + k] >= lo_k && p[i + k] <= hi_k;
-        }
-        if (ok) {
-            out.append(s.substr(i, len));
-            i += len;
-        } else {
-            out += "\xef\xbf\xbd";
-            ++i;
-        }
+// Where a value lands, which decides how it is escaped once cleaned.
+enum class esc : std::uint8_t {
+    none,          // header line, Markdown fence, plain text: cleaning only
+    html,          // & < > " ' as character references
+    md_code,       // inside a Markdown code span: ` -> '
+    json,          // inside a JSON string: " and backslash
+    json_md_code,  // a Markdown code span inside a JSON string
+};
+
+// What fills a hole; `literal` segments are fixed text.
+enum class field : std::uint8_t {
+    literal, host, client_ip, ray_id, ray_id_header, diagnosis, diagnosis_header, page_time, iso_time, http_date,
+    md_fence
+};
+
+// When a segment is sent.
+enum class cond : std::uint8_t { always, host_set, host_unset, diagnosis };
+
+constexpr std::string_view replacement_char = "\xef\xbf\xbd";  // U+FFFD
+constexpr std::string_view ellipsis = "\xe2\x80\xa6";          // U+2026, marks a cut value
+constexpr std::string_view ascii_ellipsis = "...";             // the same in a header line
+
+// Length of the valid UTF-8 sequence at p (n bytes left), 0 when invalid (RFC 3629: no
+// overlongs, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_length(unsigned char const* p, std::size_t n) noexcept {
+    unsigned char const c = p[0];
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) { len = 3; lo = 0xa0; }
+    else if (c >= 0xe1 && c <= 0xec) len = 3;
+    else if (c == 0xed) { len = 3; hi = 0x9f; }
+    else if (c >= 0xee && c <= 0xef) len = 3;
+    else if (c == 0xf0) { len = 4; lo = 0x90; }
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else if (c == 0xf4) { len = 4; hi = 0x8f; }
+    if (len == 0 || len > n) return 0;
+    for (std::size_t k = 1; k < len; ++k) {
+        unsigned char const lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xbf;
+        if (p[k] < lo_k || p[k] > hi_k) return 0;
     }
+    return len;
+}
+
+// What a printable ASCII byte becomes in `e`; empty = itself.
+constexpr std::string_view escape_ascii(char c, esc e) noexcept {
+    switch (e) {
+    case esc::none: return {};
+    case esc::html:
+        switch (c) {
+        case '&': return "&amp;";
+        case '<': return "&lt;";
+        case '>': return "&gt;";
+        case '"': return "&quot;";
+        case '\'': return "&#39;";
+        default: return {};
+        }
+    case esc::md_code: return c == '`' ? "'" : std::string_view{};
+    case esc::json:
+    case esc::json_md_code:
+        if (c == '"') return "\\\"";
+        if (c == '\\') return "\\\\";
+        if (c == '`' && e == esc::json_md_code) return "'";
+        return {};
+    }
+    return {};
+}
+
+constexpr bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7f; }
+
+// For each esc: true for the bytes that go out unchanged (printable ASCII it does not escape).
+constexpr auto plain_bytes = [] {
+    std::array<std::array<bool, 256>, 5> t{};
+    for (std::size_t e = 0; e < t.size(); ++e)
+        for (int c = 0x20; c < 0x7f; ++c) t[e][std::size_t(c)] = escape_ascii(char(c), esc(e)).empty();
+    return t;
+}();
+
+// Sends `raw` to `sink` cleaned (invalid UTF-8 -> U+FFFD; control bytes dropped, tab -> space, so
+// the value is one line) and escaped for `e`; cut at a character boundary before its output
+// passes `limit` bytes, then `marker`. Runs of unchanged bytes go out in one piece.
+template <class Sink>
+void put_value(Sink& sink, std::string_view raw, esc e, std::size_t limit, std::string_view marker) {
+    auto const& plain = plain_bytes[static_cast<std::size_t>(e)];
+    auto const* p = reinterpret_cast<unsigned char const*>(raw.data());
+    std::size_t const n = raw.size();
+    std::size_t used = 0, i = 0, run = 0;  // run: first byte passed through but not yet sent
+    for (;;) {
+        std::size_t j = i;
+        while (j < n && plain[p[j]]) ++j;
+        if (used + (j - i) > limit) {  // the cut falls inside a run of ASCII
+            sink(raw.substr(run, i + (limit - used) - run));
+            sink(marker);
+            return;
+        }
+        used += j - i;
+        i = j;
+        if (i == n) break;
+
+        unsigned char const c = p[i];
+        std::size_t len = 1;
+        std::string_view rep;
+        bool same = false;
+        if (c >= 0x80) {
+            len = utf8_length(p + i, n - i);
+            if (len == 0) {
+                len = 1;
+                rep = replacement_char;
+            } else {
+                same = true;
+            }
+        } else if (is_control(c)) {
+            rep = c == '\t' ? std::string_view(" ") : std::string_view{};
+        } else {
+            rep = escape_ascii(char(c), e);
+        }
+        std::size_t const grow = same ? len : rep.size();
+        if (used + grow > limit) {
+            sink(raw.substr(run, i - run));
+            sink(marker);
+            return;
+        }
+        used += grow;
+        if (!same) {
+            sink(raw.substr(run, i - run));
+            sink(rep);
+            run = i + len;
+        }
+        i += len;
+    }
+    sink(raw.substr(run));
+}
+
+struct counter {
+    std::size_t n = 0;
+    void operator()(std::string_view s) noexcept { n += s.size(); }
+};
+
+struct appender {
+    std::string& out;
+    void operator()(std::string_view s) { out.append(s); }
+};
+
+// For fixed values (colo, Server): cleaned and escaped once, unbounded (they come from config).
+std::string cleaned(std::string_view raw, esc e = esc::none) {
+    std::string out;
+    appender a{out};
+    put_value(a, raw, e, std::string::npos, {});
     return out;
 }
 
-// The inputs, made safe once: everything below may assume valid UTF-8 and, for the one-line
-// fields, no control characters.
-struct safe_context {
-    page_context const& ctx;
-    failure_info const& fi;
-    std::string host, ip, colo, ray, diagnosis;
-    bool show_diagnosis;
+// A JSON string's contents (without quotes) for fixed text: Boost.JSON's own escaping.
+std::string json_inner(std::string_view s) {
+    auto q = json::serialize(json::string_view(s.data(), s.size()));
+    return q.substr(1, q.size() - 2);
+}
 
-    explicit safe_context(page_context const& c)
-        : ctx(c), fi(info(c.what)), host(sanitize_utf8(c.host, true)),
-          ip(sanitize_utf8(c.client_ip, true)), colo(sanitize_utf8(c.colo, true)),
-          ray(sanitize_utf8(c.ray_id, true)), diagnosis(sanitize_utf8(c.diagnosis, true)),
-          show_diagnosis(c.diagnostics && !trim_ows(diagnosis).empty()) {
-        diagnosis = std::string(trim_ows(diagnosis));
+std::string json_quoted(std::string_view s) { return json::serialize(json::string_view(s.data(), s.size())); }
+
+std::string html_escaped(std::string_view s) { return cleaned(s, esc::html); }
+
+std::string decimal(unsigned v) { return std::to_string(v); }
+
+// ---------------------------------------------------------------------------------------------
+// Per-request values
+// ---------------------------------------------------------------------------------------------
+
+void put_digits(char* p, unsigned v, int width) noexcept {
+    for (int k = width - 1; k >= 0; --k, v /= 10) p[k] = char('0' + v % 10);
+}
+
+// The three renderings of the answer's time, formatted without printf.
+struct utc_stamp {
+    char page[23];  // "2026-04-24 09:22:40 UTC" (the page)
+    char iso[20];   // "2026-04-24T09:22:40Z" (JSON, ISO 8601)
+    char date[29];  // "Fri, 24 Apr 2026 09:22:40 GMT" (RFC 9110 IMF-fixdate)
+
+    explicit utc_stamp(std::chrono::system_clock::time_point tp) noexcept {
+        using namespace std::chrono;
+        static constexpr std::string_view wd = "SunMonTueWedThuFriSat";
+        static constexpr std::string_view mon = "JanFebMarAprMayJunJulAugSepOctNovDec";
+        auto const secs = floor<seconds>(tp);
+        auto const day = floor<days>(secs);
+        year_month_day const ymd{day};
+        hh_mm_ss const hms{secs - day};
+        unsigned const year = unsigned(std::clamp(int(ymd.year()), 0, 9999));
+        unsigned const month = unsigned(ymd.month()), mday = unsigned(ymd.day());
+        unsigned const h = unsigned(hms.hours().count()), m = unsigned(hms.minutes().count()),
+                       s = unsigned(hms.seconds().count());
+        unsigned const w = weekday{day}.c_encoding() % 7;
+
+        std::memcpy(page, "0000-00-00 00:00:00 UTC", 23);
+        put_digits(page, year, 4);
+        put_digits(page + 5, month, 2);
+        put_digits(page + 8, mday, 2);
+        put_digits(page + 11, h, 2);
+        put_digits(page + 14, m, 2);
+        put_digits(page + 17, s, 2);
+        std::memcpy(iso, page, 19);
+        iso[10] = 'T';
+        iso[19] = 'Z';
+
+        std::memcpy(date, "Sun, 00 Jan 0000 00:00:00 GMT", 29);
+        std::memcpy(date, wd.data() + 3 * w, 3);
+        put_digits(date + 5, mday, 2);
+        std::memcpy(date + 8, mon.data() + 3 * ((month + 11) % 12), 3);
+        put_digits(date + 12, year, 4);
+        std::memcpy(date + 17, page + 11, 8);
     }
 };
 
-struct utc_time {
-    int year;
-    unsigned month, day, hour, minute, second;
-};
-
-utc_time to_utc(std::chrono::system_clock::time_point tp) {
-    using namespace std::chrono;
-    auto const secs = floor<seconds>(tp);
-    auto const day = floor<days>(secs);
-    year_month_day const ymd{day};
-    hh_mm_ss const hms{secs - day};
-    return {int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()), unsigned(hms.hours().count()),
-            unsigned(hms.minutes().count()), unsigned(hms.seconds().count())};
+// Trims what cleaning would turn into leading/trailing blanks or nothing: controls and spaces.
+std::string_view trim_blank(std::string_view s) noexcept {
+    auto blank = [](char c) { return c == ' ' || is_control(static_cast<unsigned char>(c)); };
+    while (!s.empty() && blank(s.front())) s.remove_prefix(1);
+    while (!s.empty() && blank(s.back())) s.remove_suffix(1);
+    return s;
 }
 
-// "2026-04-24 09:22:40 UTC" (the page) or "2026-04-24T09:22:40Z" (JSON, ISO 8601).
-std::string format_time(std::chrono::system_clock::time_point tp, bool iso) {
-    auto const t = to_utc(tp);
-    char buf[48];
-    std::snprintf(buf, sizeof buf, iso ? "%04d-%02u-%02uT%02u:%02u:%02uZ" : "%04d-%02u-%02u %02u:%02u:%02u UTC",
-                  t.year, t.month, t.day, t.hour, t.minute, t.second);
-    return buf;
+// True when cleaning leaves something (only dropped control bytes -> empty).
+bool has_text(std::string_view s) noexcept {
+    for (char c : s)
+        if (c == '\t' || !is_control(static_cast<unsigned char>(c))) return true;
+    return false;
 }
 
-// RFC 9110 IMF-fixdate for the Date header.
-std::string http_date(std::chrono::system_clock::time_point tp) {
-    using namespace std::chrono;
-    static constexpr std::array<char const*, 7> wd{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr std::array<char const*, 12> mon{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    auto const t = to_utc(tp);
-    weekday const w{floor<days>(tp)};
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02u:%02u:%02u GMT", wd[w.c_encoding() % 7],
-                  t.day, mon[(t.month + 11) % 12], t.year, t.hour, t.minute, t.second);
-    return buf;
-}
-
-void append_html_escaped(std::string& out, std::string_view s) {
+// A Markdown fence longer than any backtick run in the cleaned text, so the text cannot close it.
+// Dropped control bytes do not break a run; everything else does.
+std::size_t fence_length(std::string_view s) noexcept {
+    std::size_t longest = 0, run = 0;
     for (char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
-        }
+        auto const u = static_cast<unsigned char>(c);
+        if (c == '`') longest = std::max(longest, ++run);
+        else if (!is_control(u) || c == '\t') run = 0;
     }
+    return std::max<std::size_t>(3, longest + 1);
 }
+
+// One request's fields, ready to fill any template.
+struct request_values {
+    std::string_view host, ip, ray, ray_line, diag;  // ray_line, diag: without leading/trailing blanks
+    bool host_set, show_diag;
+    std::size_t fence;
+    utc_stamp time;
+
+    request_values(page_request const& r, bool diagnostics, body_format fmt) noexcept
+        : host(r.host), ip(r.client_ip), ray(r.ray_id), ray_line(trim_blank(r.ray_id)),
+          diag(trim_blank(r.diagnosis)), host_set(has_text(r.host)), show_diag(diagnostics && !diag.empty()),
+          fence(show_diag && fmt == body_format::markdown ? fence_length(diag) : 3), time(r.when) {}
+};
+
+// ---------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------
+
+struct segment {
+    std::uint32_t off = 0, len = 0;  // a literal's bytes in page_template::text
+    field f = field::literal;
+    esc e = esc::none;
+    cond c = cond::always;
+};
+
+struct page_template {
+    std::string text;           // every literal, head and body, back to back
+    std::vector<segment> head;  // status line .. the last fixed header (Content-Length, Connection are per request)
+    std::vector<segment> body;
+};
+
+// Appends to one segment list: literals are merged while the condition stays the same.
+class builder {
+public:
+    builder(page_template& t, std::vector<segment>& segs) : t_(t), segs_(segs) {}
+
+    builder& operator+=(std::string_view s) {
+        if (s.empty()) return *this;
+        if (!segs_.empty() && segs_.back().f == field::literal && segs_.back().c == c_ &&
+            segs_.back().off + segs_.back().len == t_.text.size()) {
+            segs_.back().len += static_cast<std::uint32_t>(s.size());
+        } else {
+            segs_.push_back({static_cast<std::uint32_t>(t_.text.size()), static_cast<std::uint32_t>(s.size()),
+                             field::literal, esc::none, c_});
+        }
+        t_.text += s;
+        return *this;
+    }
+    builder& operator+=(char c) { return *this += std::string_view(&c, 1); }
+    void hole(field f, esc e = esc::none) { segs_.push_back({0, 0, f, e, c_}); }
+    void when(cond c) noexcept { c_ = c; }
+
+private:
+    page_template& t_;
+    std::vector<segment>& segs_;
+    cond c_ = cond::always;
+};
+
+// The fixed per-config inputs, cleaned once.
+struct page_setup {
+    std::string colo;
+    std::string server;
+    bool diagnostics;
+};
 
 // Per-failure prose. Templates use a tiny markup: `...` is code, {host} {ip} {colo} are the
 // (network-supplied) values, always written inside backticks so Markdown never interprets them.
@@ -453,15 +652,23 @@ page_text text_for(failure f) noexcept {
 
 enum class text_mode { html, markdown, plain };
 
-// Expands one template: static text is escaped for the target, values are escaped or cleaned.
-std::string expand(std::string_view tpl, safe_context const& s, text_mode mode) {
-    std::string out;
+// Expands one prose template into `b`: static text is escaped for `mode` (and for a JSON string
+// when `in_json`); {host} and {ip} become holes escaped the same way; {colo} is fixed.
+void expand(builder& b, std::string_view tpl, text_mode mode, bool in_json, page_setup const& ps) {
+    std::string lit;
+    auto flush = [&] {
+        b += in_json ? json_inner(lit) : lit;
+        lit.clear();
+    };
+    esc const value_esc = mode == text_mode::html       ? esc::html
+                          : mode == text_mode::markdown ? (in_json ? esc::json_md_code : esc::md_code)
+                                                        : (in_json ? esc::json : esc::none);
     bool in_code = false;
     for (std::size_t i = 0; i < tpl.size(); ++i) {
         char const c = tpl[i];
         if (c == '`') {
-            if (mode == text_mode::html) out += in_code ? "</code>" : "<code>";
-            else if (mode == text_mode::markdown) out += c;
+            if (mode == text_mode::html) lit += in_code ? "</code>" : "<code>";
+            else if (mode == text_mode::markdown) lit += c;
             in_code = !in_code;
             continue;
         }
@@ -469,31 +676,29 @@ std::string expand(std::string_view tpl, safe_context const& s, text_mode mode) 
             auto const close = tpl.find('}', i);
             if (close != std::string_view::npos) {
                 auto const key = tpl.substr(i + 1, close - i - 1);
-                std::string const* value = key == "host" ? &s.host : key == "ip" ? &s.ip : key == "colo" ? &s.colo : nullptr;
-                if (value) {
-                    if (mode == text_mode::html) {
-                        append_html_escaped(out, *value);
-                    } else if (mode == text_mode::markdown) {
-                        // Inside a code span: a backtick would end it early.
-                        for (char v : *value) out += v == '`' ? '\'' : v;
-                    } else {
-                        out += *value;
-                    }
+                if (key == "host" || key == "ip") {
+                    flush();
+                    b.hole(key == "host" ? field::host : field::client_ip, value_esc);
+                    i = close;
+                    continue;
+                }
+                if (key == "colo") {
+                    lit += cleaned(ps.colo, value_esc == esc::json_md_code ? esc::md_code
+                                            : value_esc == esc::json   ? esc::none
+                                                                       : value_esc);
                     i = close;
                     continue;
                 }
             }
         }
-        if (mode == text_mode::html) append_html_escaped(out, std::string_view(&tpl[i], 1));
-        else out += c;
+        if (mode == text_mode::html) lit += html_escaped(std::string_view(&tpl[i], 1));
+        else lit += c;
     }
-    if (in_code && mode == text_mode::html) out += "</code>";
-    return out;
+    if (in_code && mode == text_mode::html) lit += "</code>";
+    flush();
 }
 
 bool is_1xxx(failure_info const& fi) noexcept { return fi.error_code >= 1000; }
-
-std::string decimal(unsigned v) { return std::to_string(v); }
 
 // "Error 522: Connection timed out", "Error 1016: Origin DNS error".
 std::string problem_title(failure_info const& fi) {
@@ -511,76 +716,125 @@ std::string docs_url(failure_info const& fi) {
     return "https://developer.mozilla.org/en-US/docs/Web/HTTP/Status/" + decimal(fi.status);
 }
 
-std::string markdown_advice(safe_context const& s) {
-    auto const t = text_for(s.ctx.what);
-    std::string md = "**If you're a visitor of this website:**\n\n";
-    md += expand(t.visitor, s, text_mode::markdown);
-    md += "\n\n**If you're the owner of this website:**\n";
-    for (auto b : t.owner)
-        if (!b.empty()) md += "\n- " + expand(b, s, text_mode::markdown);
-    return md;
-}
-
-std::string footer_line(safe_context const& s) {
-    return "Ray ID: " + s.ray + " \xe2\x80\xa2 Performance & security by edge522";
-}
-
-// Shared by JSON and the Markdown front matter, in the documented order.
-json::object problem_object(safe_context const& s, bool standard_members) {
-    auto const& fi = s.fi;
-    auto const t = text_for(s.ctx.what);
-    json::object o;
-    if (standard_members) {
-        o["type"] = docs_url(fi);
-        o["title"] = problem_title(fi);
+void markdown_advice(builder& b, failure f, bool in_json, page_setup const& ps) {
+    auto lit = [&](std::string_view s) { b += in_json ? json_inner(s) : std::string(s); };
+    auto const t = text_for(f);
+    lit("**If you're a visitor of this website:**\n\n");
+    expand(b, t.visitor, text_mode::markdown, in_json, ps);
+    lit("\n\n**If you're the owner of this website:**\n");
+    for (auto o : t.owner) {
+        if (o.empty()) continue;
+        lit("\n- ");
+        expand(b, o, text_mode::markdown, in_json, ps);
     }
-    o["status"] = fi.status;
-    o["detail"] = expand(t.happened, s, text_mode::plain);
-    if (standard_members) o["instance"] = s.ray;
-    o["error_code"] = fi.error_code;
-    o["error_name"] = fi.error_name;
-    o["error_category"] = fi.category;
-    o["ray_id"] = s.ray;
-    o["timestamp"] = format_time(s.ctx.when, true);
-    o["zone"] = s.host;
-    o["cloudflare_error"] = true;
-    o["retryable"] = fi.retryable;
-    if (fi.retry_after) o["retry_after"] = *fi.retry_after;
-    else o["retry_after"] = nullptr;
-    o["owner_action_required"] = fi.owner_action_required;
-    o["what_you_should_do"] = markdown_advice(s);
-    if (standard_members) o["footer"] = footer_line(s);
-    if (s.show_diagnosis) o["diagnosis"] = s.diagnosis;
-    return o;
 }
 
-std::string render_json(safe_context const& s) { return json::serialize(problem_object(s, true)) + "\n"; }
+// The RFC 9457 members and Cloudflare's extensions, in the documented order: as one JSON object
+// (`standard_members` adds type, title, instance, footer) or as YAML front matter lines, whose
+// values are the same JSON scalars (valid YAML 1.2 flow scalars, so no YAML quoting is needed).
+void problem_members(builder& b, failure f, bool as_json, page_setup const& ps) {
+    auto const& fi = info(f);
+    auto const t = text_for(f);
+    bool first = true;
+    auto key = [&](std::string_view k) {
+        if (as_json) {
+            b += first ? "\"" : ",\"";
+            b += k;
+            b += "\":";
+        } else {
+            b += k;
+            b += ": ";
+        }
+        first = false;
+    };
+    auto end = [&] {
+        if (!as_json) b += "\n";
+    };
+    auto scalar = [&](std::string_view k, std::string const& v) {
+        key(k);
+        b += v;
+        end();
+    };
+    auto string_hole = [&](std::string_view k, field h) {
+        key(k);
+        b += "\"";
+        b.hole(h, esc::json);
+        b += "\"";
+        end();
+    };
+    auto boolean = [](bool v) { return std::string(v ? "true" : "false"); };
 
-// A fence longer than any backtick run in `text`, so the text cannot close it.
-std::string fence_for(std::string_view text) {
-    std::size_t longest = 0, run = 0;
-    for (char c : text) {
-        run = c == '`' ? run + 1 : 0;
-        longest = std::max(longest, run);
+    if (as_json) {
+        scalar("type", json_quoted(docs_url(fi)));
+        scalar("title", json_quoted(problem_title(fi)));
     }
-    return std::string(std::max<std::size_t>(3, longest + 1), '`');
+    scalar("status", decimal(fi.status));
+    key("detail");
+    b += "\"";
+    expand(b, t.happened, text_mode::plain, true, ps);
+    b += "\"";
+    end();
+    if (as_json) string_hole("instance", field::ray_id);
+    scalar("error_code", decimal(fi.error_code));
+    scalar("error_name", json_quoted(fi.error_name));
+    scalar("error_category", json_quoted(fi.category));
+    string_hole("ray_id", field::ray_id);
+    key("timestamp");
+    b += "\"";
+    b.hole(field::iso_time);
+    b += "\"";
+    end();
+    string_hole("zone", field::host);
+    scalar("cloudflare_error", "true");
+    scalar("retryable", boolean(fi.retryable));
+    scalar("retry_after", fi.retry_after ? decimal(*fi.retry_after) : std::string("null"));
+    scalar("owner_action_required", boolean(fi.owner_action_required));
+    key("what_you_should_do");
+    b += "\"";
+    markdown_advice(b, f, true, ps);
+    b += "\"";
+    end();
+    if (as_json) {
+        key("footer");
+        b += "\"Ray ID: ";
+        b.hole(field::ray_id, esc::json);
+        b += json_inner(" \xe2\x80\xa2 Performance & security by edge522");
+        b += "\"";
+    }
+    if (ps.diagnostics) {
+        b.when(cond::diagnosis);
+        string_hole("diagnosis", field::diagnosis);
+        b.when(cond::always);
+    }
 }
 
-std::string render_markdown(safe_context const& s) {
-    auto const t = text_for(s.ctx.what);
-    std::string md = "---\n";
-    // JSON scalars are valid YAML 1.2 flow scalars: quoting through the JSON serializer makes any
-    // host or diagnosis safe in the front matter without a YAML library.
-    for (auto const& kv : problem_object(s, false))
-        md += std::string(kv.key()) + ": " + json::serialize(kv.value()) + "\n";
-    md += "---\n\n# " + problem_title(s.fi) + "\n\n## What Happened\n\n";
-    md += expand(t.happened, s, text_mode::markdown);
-    md += "\n\n## What You Should Do\n\n" + markdown_advice(s) + "\n";
-    if (s.show_diagnosis) {
-        auto const fence = fence_for(s.diagnosis);
-        md += "\n## What The Edge Saw\n\n" + fence + "\n" + s.diagnosis + "\n" + fence + "\n";
+void build_json(builder& b, failure f, page_setup const& ps) {
+    b += "{";
+    problem_members(b, f, true, ps);
+    b += "}\n";
+}
+
+void build_markdown(builder& b, failure f, page_setup const& ps) {
+    auto const& fi = info(f);
+    auto const t = text_for(f);
+    b += "---\n";
+    problem_members(b, f, false, ps);
+    b += "---\n\n# " + problem_title(fi) + "\n\n## What Happened\n\n";
+    expand(b, t.happened, text_mode::markdown, false, ps);
+    b += "\n\n## What You Should Do\n\n";
+    markdown_advice(b, f, false, ps);
+    b += "\n";
+    if (ps.diagnostics) {
+        b.when(cond::diagnosis);
+        b += "\n## What The Edge Saw\n\n";
+        b.hole(field::md_fence);
+        b += "\n";
+        b.hole(field::diagnosis);
+        b += "\n";
+        b.hole(field::md_fence);
+        b += "\n";
+        b.when(cond::always);
     }
-    return md;
 }
 
 // Inline icons (24x24 line art): nothing on the page may be fetched from anywhere, since the
@@ -645,144 +899,339 @@ constexpr std::string_view page_css =
     ".cf-b{width:24px;height:24px;margin-left:-12px}h3{font-size:26px}.cf-s{font-size:18px}"
     ".cf-error-source:after{display:none}footer .sep{display:none}.cf-fi{display:block}}";
 
-void append_box(std::string& out, std::string_view id, std::string_view icon, std::string_view label,
-                std::string_view h3, bool failing) {
-    out += "<div id=\"";
-    out += id;
-    out += failing ? "\" class=\"cf-box cf-error-source\">" : "\" class=\"cf-box\">";
-    out += "<div class=\"cf-ic\">";
-    out += svg_open;
-    out += icon;
-    out += "</svg>";
-    out += failing ? badge_error : badge_ok;
-    out += "</div><span class=\"cf-l\">";
-    append_html_escaped(out, label);
-    out += "</span><h3>";
-    out += h3;
-    out += failing ? "</h3><span class=\"cf-s cf-err\">Error</span></div>"
-                   : "</h3><span class=\"cf-s cf-ok\">Working</span></div>";
+void append_box(builder& b, std::string_view id, std::string_view icon, std::string_view fixed_label,
+                field label_hole, std::string_view h3, bool failing) {
+    b += "<div id=\"";
+    b += id;
+    b += failing ? "\" class=\"cf-box cf-error-source\">" : "\" class=\"cf-box\">";
+    b += "<div class=\"cf-ic\">";
+    b += svg_open;
+    b += icon;
+    b += "</svg>";
+    b += failing ? badge_error : badge_ok;
+    b += "</div><span class=\"cf-l\">";
+    if (label_hole == field::host) {
+        // The host's own name, or "Host" when the request had none.
+        b.when(cond::host_set);
+        b.hole(field::host, esc::html);
+        b.when(cond::host_unset);
+        b += fixed_label;
+        b.when(cond::always);
+    } else {
+        b += html_escaped(fixed_label);
+    }
+    b += "</span><h3>";
+    b += h3;
+    b += failing ? "</h3><span class=\"cf-s cf-err\">Error</span></div>"
+                 : "</h3><span class=\"cf-s cf-ok\">Working</span></div>";
 }
 
-std::string render_html(safe_context const& s) {
-    auto const& fi = s.fi;
-    auto const t = text_for(s.ctx.what);
+void build_html(builder& b, failure f, page_setup const& ps) {
+    auto const& fi = info(f);
+    auto const t = text_for(f);
     std::string const code = decimal(fi.error_code);
-    std::string out;
-    out.reserve(9000);
 
-    out += "<!DOCTYPE html>\n<html lang=\"en-US\">\n<head>\n<meta charset=\"UTF-8\">\n"
-           "<meta http-equiv=\"X-UA-Compatible\" content=\"IE=Edge\">\n"
-           "<meta name=\"robots\" content=\"noindex, nofollow\">\n"
-           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>";
-    if (s.ctx.what == failure::access_denied) {
+    b += "<!DOCTYPE html>\n<html lang=\"en-US\">\n<head>\n<meta charset=\"UTF-8\">\n"
+         "<meta http-equiv=\"X-UA-Compatible\" content=\"IE=Edge\">\n"
+         "<meta name=\"robots\" content=\"noindex, nofollow\">\n"
+         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>";
+    if (f == failure::access_denied) {
         // Cloudflare's block page has its own title form.
-        out += "Access denied | ";
-        append_html_escaped(out, s.host.empty() ? std::string_view("this website") : s.host);
-        out += " used edge522 to restrict access";
+        b += "Access denied | ";
+        b.when(cond::host_set);
+        b.hole(field::host, esc::html);
+        b.when(cond::host_unset);
+        b += "this website";
+        b.when(cond::always);
+        b += " used edge522 to restrict access";
     } else {
-        if (!s.host.empty()) {
-            append_html_escaped(out, s.host);
-            out += " | ";
-        }
-        out += decimal(fi.status) + ": ";
-        append_html_escaped(out, fi.title);
+        b.when(cond::host_set);
+        b.hole(field::host, esc::html);
+        b += " | ";
+        b.when(cond::always);
+        b += decimal(fi.status) + ": " + html_escaped(fi.title);
     }
-    out += "</title>\n<style>";
-    out += page_css;
-    out += "</style>\n</head>\n<body>\n<div id=\"cf-wrapper\"><div id=\"cf-error-details\">\n"
-           "<header class=\"cf-w\"><h1><span class=\"cf-t\">";
-    append_html_escaped(out, fi.title);
+    b += "</title>\n<style>";
+    b += page_css;
+    b += "</style>\n</head>\n<body>\n<div id=\"cf-wrapper\"><div id=\"cf-error-details\">\n"
+         "<header class=\"cf-w\"><h1><span class=\"cf-t\">";
+    b += html_escaped(fi.title);
     // 1xxx errors are known by their own number (the status is in the title): "Error 1016".
-    out += "</span><span class=\"code-label\">";
-    out += is_1xxx(fi) ? "Error " + code : "Error code " + code;
-    out += "</span></h1>\n<div class=\"cf-time\">";
-    out += format_time(s.ctx.when, false);
-    out += "</div></header>\n";
+    b += "</span><span class=\"code-label\">";
+    b += is_1xxx(fi) ? "Error " + code : "Error code " + code;
+    b += "</span></h1>\n<div class=\"cf-time\">";
+    b.hole(field::page_time);
+    b += "</div></header>\n";
 
-    out += "<div class=\"cf-band\"><div class=\"cf-w cf-boxes\">\n";
-    append_box(out, "cf-browser-status", icon_browser, "You", "Browser", fi.box == failing_box::browser);
-    append_box(out, "cf-cloudflare-status", icon_cloud, s.colo.empty() ? std::string_view("Edge") : s.colo,
-               "Edge", fi.box == failing_box::edge);
-    append_box(out, "cf-host-status", icon_server, s.host.empty() ? std::string_view("Host") : s.host, "Host",
-               fi.box == failing_box::host);
-    out += "</div></div>\n";
+    b += "<div class=\"cf-band\"><div class=\"cf-w cf-boxes\">\n";
+    append_box(b, "cf-browser-status", icon_browser, "You", field::literal, "Browser", fi.box == failing_box::browser);
+    append_box(b, "cf-cloudflare-status", icon_cloud, ps.colo.empty() ? std::string_view("Edge") : ps.colo,
+               field::literal, "Edge", fi.box == failing_box::edge);
+    append_box(b, "cf-host-status", icon_server, "Host", field::host, "Host", fi.box == failing_box::host);
+    b += "</div></div>\n";
 
-    out += "<div class=\"cf-w cf-cols\">\n<section><h2>What happened?</h2><p>";
-    out += expand(t.happened, s, text_mode::html);
-    out += "</p></section>\n<section><h2>What can I do?</h2>"
-           "<h4>If you're a visitor of this website:</h4><p>";
-    out += expand(t.visitor, s, text_mode::html);
-    out += "</p><h4>If you're the owner of this website:</h4><ul>";
-    for (auto b : t.owner)
-        if (!b.empty()) out += "<li>" + expand(b, s, text_mode::html) + "</li>";
-    out += "</ul></section>\n</div>\n";
+    b += "<div class=\"cf-w cf-cols\">\n<section><h2>What happened?</h2><p>";
+    expand(b, t.happened, text_mode::html, false, ps);
+    b += "</p></section>\n<section><h2>What can I do?</h2>"
+         "<h4>If you're a visitor of this website:</h4><p>";
+    expand(b, t.visitor, text_mode::html, false, ps);
+    b += "</p><h4>If you're the owner of this website:</h4><ul>";
+    for (auto o : t.owner) {
+        if (o.empty()) continue;
+        b += "<li>";
+        expand(b, o, text_mode::html, false, ps);
+        b += "</li>";
+    }
+    b += "</ul></section>\n</div>\n";
 
-    if (s.show_diagnosis) {
-        out += "<div class=\"cf-w\"><section class=\"cf-diag\"><h2>What the edge saw</h2><pre>";
-        append_html_escaped(out, s.diagnosis);
-        out += "</pre></section></div>\n";
+    if (ps.diagnostics) {
+        b.when(cond::diagnosis);
+        b += "<div class=\"cf-w\"><section class=\"cf-diag\"><h2>What the edge saw</h2><pre>";
+        b.hole(field::diagnosis, esc::html);
+        b += "</pre></section></div>\n";
+        b.when(cond::always);
     }
 
-    out += "<div class=\"cf-w\"><footer class=\"cf-error-footer\"><span class=\"cf-fi\">Ray ID: <strong>";
-    append_html_escaped(out, s.ray);
-    out += "</strong></span><span class=\"sep\">&bull;</span><span class=\"cf-fi\">Your IP: "
-           "<button type=\"button\" id=\"cf-footer-ip-reveal\">Click to reveal</button>"
-           "<span id=\"cf-footer-ip\" hidden>";
-    append_html_escaped(out, s.ip);
-    out += "</span></span><span class=\"sep\">&bull;</span>"
-           "<span class=\"cf-fi\">Performance &amp; security by edge522</span></footer></div>\n"
-           "</div></div>\n"
-           // Hidden by default (as Cloudflare does) so a screenshot of the page does not leak the IP.
-           "<noscript><style>#cf-footer-ip{display:inline!important}#cf-footer-ip-reveal{display:none}"
-           "</style></noscript>\n"
-           "<script>(function(){var b=document.getElementById('cf-footer-ip-reveal'),"
-           "i=document.getElementById('cf-footer-ip');if(b&&i)b.addEventListener('click',function(){"
-           "b.hidden=true;i.hidden=false;});})();</script>\n</body>\n</html>\n";
-    return out;
+    b += "<div class=\"cf-w\"><footer class=\"cf-error-footer\"><span class=\"cf-fi\">Ray ID: <strong>";
+    b.hole(field::ray_id, esc::html);
+    b += "</strong></span><span class=\"sep\">&bull;</span><span class=\"cf-fi\">Your IP: "
+         "<button type=\"button\" id=\"cf-footer-ip-reveal\">Click to reveal</button>"
+         "<span id=\"cf-footer-ip\" hidden>";
+    b.hole(field::client_ip, esc::html);
+    b += "</span></span><span class=\"sep\">&bull;</span>"
+         "<span class=\"cf-fi\">Performance &amp; security by edge522</span></footer></div>\n"
+         "</div></div>\n"
+         // Hidden by default (as Cloudflare does) so a screenshot of the page does not leak the IP.
+         "<noscript><style>#cf-footer-ip{display:inline!important}#cf-footer-ip-reveal{display:none}"
+         "</style></noscript>\n"
+         "<script>(function(){var b=document.getElementById('cf-footer-ip-reveal'),"
+         "i=document.getElementById('cf-footer-ip');if(b&&i)b.addEventListener('click',function(){"
+         "b.hidden=true;i.hidden=false;});})();</script>\n</body>\n</html>\n";
+}
+
+// Status line and every fixed header; Content-Length and Connection follow per request.
+void build_head(builder& b, failure f, body_format fmt, page_setup const& ps) {
+    auto const& fi = info(f);
+    b += "HTTP/1.1 " + decimal(fi.status) + " ";
+    b += fi.reason;
+    b += "\r\nDate: ";
+    b.hole(field::http_date);
+    b += "\r\nContent-Type: ";
+    b += content_type(fmt);
+    b += "\r\nCache-Control: private, max-age=0, no-store, no-cache, must-revalidate, post-check=0, pre-check=0"
+         "\r\nExpires: Thu, 01 Jan 1970 00:00:01 GMT"
+         "\r\nX-Frame-Options: SAMEORIGIN"
+         "\r\nReferrer-Policy: same-origin\r\n";
+    if (fi.retry_after) b += "Retry-After: " + decimal(*fi.retry_after) + "\r\n";
+    // Header values without surrounding blanks (RFC 9110 5.5: OWS is not part of the value).
+    b += "Server: " + std::string(trim_blank(ps.server)) + "\r\nCF-Ray: ";
+    b.hole(field::ray_id_header);
+    b += "\r\n";
+    if (ps.diagnostics) {
+        // One line: the diagnosis can quote origin-supplied text, so it is cleaned like the rest.
+        b.when(cond::diagnosis);
+        b += "Edge522-Diagnosis: ";
+        b.hole(field::diagnosis_header);
+        b += "\r\n";
+        b.when(cond::always);
+    }
+}
+
+page_template build_template(failure f, body_format fmt, page_setup const& ps) {
+    page_template t;
+    t.text.reserve(fmt == body_format::html ? 9000 : 3000);
+    builder head{t, t.head}, body{t, t.body};
+    build_head(head, f, fmt, ps);
+    switch (fmt) {
+    case body_format::html: build_html(body, f, ps); break;
+    case body_format::json:
+    case body_format::problem_json: build_json(body, f, ps); break;
+    case body_format::markdown: build_markdown(body, f, ps); break;
+    }
+    t.text.shrink_to_fit();
+    t.head.shrink_to_fit();
+    t.body.shrink_to_fit();
+    return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filling
+// ---------------------------------------------------------------------------------------------
+
+constexpr std::string_view backticks = "````````````````````````````````````````````````````````````````";
+
+bool applies(cond c, request_values const& v) noexcept {
+    switch (c) {
+    case cond::always: return true;
+    case cond::host_set: return v.host_set;
+    case cond::host_unset: return !v.host_set;
+    case cond::diagnosis: return v.show_diag;
+    }
+    return true;
+}
+
+template <class Sink>
+void fill(Sink& sink, page_template const& t, std::vector<segment> const& segs, request_values const& v) {
+    std::string_view const text = t.text;
+    for (auto const& s : segs) {
+        if (!applies(s.c, v)) continue;
+        switch (s.f) {
+        case field::literal: sink(text.substr(s.off, s.len)); break;
+        case field::host: put_value(sink, v.host, s.e, page_limits::host, ellipsis); break;
+        case field::client_ip: put_value(sink, v.ip, s.e, page_limits::client_ip, ellipsis); break;
+        case field::ray_id: put_value(sink, v.ray, s.e, page_limits::ray_id, ellipsis); break;
+        case field::ray_id_header: put_value(sink, v.ray_line, s.e, page_limits::ray_id, ascii_ellipsis); break;
+        case field::diagnosis: put_value(sink, v.diag, s.e, page_limits::diagnosis, ellipsis); break;
+        case field::diagnosis_header:
+            put_value(sink, v.diag, s.e, page_limits::diagnosis_header, ascii_ellipsis);
+            break;
+        case field::page_time: sink(std::string_view(v.time.page, sizeof v.time.page)); break;
+        case field::iso_time: sink(std::string_view(v.time.iso, sizeof v.time.iso)); break;
+        case field::http_date: sink(std::string_view(v.time.date, sizeof v.time.date)); break;
+        case field::md_fence:
+            for (std::size_t left = v.fence; left > 0;) {
+                auto const k = std::min(left, backticks.size());
+                sink(backticks.substr(0, k));
+                left -= k;
+            }
+            break;
+        }
+    }
+}
+
+void write_response(std::string& out, page_template const& t, request_values const& v, bool keep_alive,
+                    bool http10_client, bool head_only) {
+    counter head_size, body_size;
+    fill(head_size, t, t.head, v);
+    fill(body_size, t, t.body, v);
+    char digits[24];
+    auto const [end, ec] = std::to_chars(digits, digits + sizeof digits, body_size.n);
+    (void)ec;  // 24 digits hold any size_t
+    std::string_view const length(digits, std::size_t(end - digits));
+    std::string_view const connection = !keep_alive     ? "Connection: close\r\n"
+                                        : http10_client ? "Connection: keep-alive\r\n"
+                                                        : "";
+    constexpr std::string_view length_name = "Content-Length: ";
+    out.reserve(out.size() + head_size.n + length_name.size() + length.size() + 2 + connection.size() + 2 +
+                (head_only ? 0 : body_size.n));
+    appender a{out};
+    fill(a, t, t.head, v);
+    out += length_name;
+    out += length;
+    out += "\r\n";
+    out += connection;
+    out += "\r\n";
+    if (!head_only) fill(a, t, t.body, v);
+}
+
+constexpr std::size_t failure_count = static_cast<std::size_t>(failure::not_implemented) + 1;  // the last one
+constexpr std::size_t format_count = 4;
+
+page_request request_of(page_context const& ctx) noexcept {
+    return page_request{ctx.what, ctx.host, ctx.ray_id, ctx.client_ip, ctx.diagnosis, ctx.when};
+}
+
+page_setup setup_of(std::string_view colo, std::string_view server_header, bool diagnostics) {
+    return page_setup{cleaned(colo), cleaned(server_header), diagnostics};
 }
 
 } // namespace
 
-rendered_body render_body(page_context const& ctx, body_format fmt) {
-    safe_context const s{ctx};
+namespace detail {
+
+// All templates of one config: [failure][format].
+struct page_set {
+    bool diagnostics;
+    std::array<page_template, failure_count * format_count> pages;
+
+    page_template const& at(failure f, body_format fmt) const noexcept {
+        auto const i = std::min(static_cast<std::size_t>(f), failure_count - 1);
+        return pages[i * format_count + static_cast<std::size_t>(fmt) % format_count];
+    }
+};
+
+} // namespace detail
+
+std::string_view content_type(body_format fmt) noexcept {
     switch (fmt) {
-    case body_format::json: return {"application/json; charset=utf-8", render_json(s)};
-    case body_format::problem_json: return {"application/problem+json; charset=utf-8", render_json(s)};
-    case body_format::markdown: return {"text/markdown; charset=utf-8", render_markdown(s)};
+    case body_format::json: return "application/json; charset=utf-8";
+    case body_format::problem_json: return "application/problem+json; charset=utf-8";
+    case body_format::markdown: return "text/markdown; charset=utf-8";
     case body_format::html: break;
     }
-    return {"text/html; charset=UTF-8", render_html(s)};
+    return "text/html; charset=UTF-8";
+}
+
+error_pages::error_pages(std::string_view colo, std::string_view server_header, bool diagnostics) {
+    auto set = std::make_unique<detail::page_set>();
+    set->diagnostics = diagnostics;
+    auto const ps = setup_of(colo, server_header, diagnostics);
+    for (std::size_t i = 0; i < failure_count; ++i)
+        for (std::size_t k = 0; k < format_count; ++k)
+            set->pages[i * format_count + k] = build_template(static_cast<failure>(i), static_cast<body_format>(k), ps);
+    set_ = std::move(set);
+}
+
+error_pages::~error_pages() = default;
+error_pages::error_pages(error_pages&&) noexcept = default;
+error_pages& error_pages::operator=(error_pages&&) noexcept = default;
+
+void error_pages::write(std::string& out, page_request const& r, body_format fmt, bool keep_alive,
+                        bool http10_client, bool head_only) const {
+    request_values const v{r, set_->diagnostics, fmt};
+    write_response(out, set_->at(r.what, fmt), v, keep_alive, http10_client, head_only);
+}
+
+void error_pages::write_body(std::string& out, page_request const& r, body_format fmt) const {
+    request_values const v{r, set_->diagnostics, fmt};
+    auto const& t = set_->at(r.what, fmt);
+    counter size;
+    fill(size, t, t.body, v);
+    out.reserve(out.size() + size.n);
+    appender a{out};
+    fill(a, t, t.body, v);
+}
+
+std::size_t error_pages::footprint() const noexcept {
+    std::size_t n = sizeof(detail::page_set);
+    for (auto const& t : set_->pages)
+        n += t.text.capacity() + (t.head.capacity() + t.body.capacity()) * sizeof(segment);
+    return n;
+}
+
+rendered_body render_body(page_context const& ctx, body_format fmt) {
+    auto const t = build_template(ctx.what, fmt, setup_of(ctx.colo, ctx.server_header, ctx.diagnostics));
+    request_values const v{request_of(ctx), ctx.diagnostics, fmt};
+    rendered_body r{std::string(content_type(fmt)), {}};
+    appender a{r.body};
+    fill(a, t, t.body, v);
+    return r;
 }
 
 http::response<http::string_body>
 make_error_response(page_context const& ctx, body_format fmt, unsigned http_version, bool keep_alive) {
-    auto const& fi = info(ctx.what);
-    auto rendered = render_body(ctx, fmt);
+    auto const t = build_template(ctx.what, fmt, setup_of(ctx.colo, ctx.server_header, ctx.diagnostics));
+    request_values const v{request_of(ctx), ctx.diagnostics, fmt};
+    std::string wire;
+    write_response(wire, t, v, keep_alive, http_version == 10, false);
 
-    http::response<http::string_body> res;
-    res.version(http_version);
-    // Beast has no phrase for 52x; reason() must come after result() so ours is the one sent.
-    res.result(fi.status);
-    res.reason(fi.reason);
-    res.keep_alive(keep_alive);
-    res.set(http::field::date, http_date(ctx.when));
-    res.set(http::field::content_type, rendered.content_type);
-    res.set(http::field::cache_control,
-            "private, max-age=0, no-store, no-cache, must-revalidate, post-check=0, pre-check=0");
-    res.set(http::field::expires, "Thu, 01 Jan 1970 00:00:01 GMT");
-    res.set(http::field::x_frame_options, "SAMEORIGIN");
-    res.set("Referrer-Policy", "same-origin");  // not in Beast's field table
-    if (fi.retry_after) res.set(http::field::retry_after, decimal(*fi.retry_after));
-    // Header values must never carry CR/LF: the diagnosis can quote origin-supplied text.
-    res.set(http::field::server, sanitize_utf8(ctx.server_header, true));
-    res.set("CF-Ray", sanitize_utf8(ctx.ray_id, true));
-    if (ctx.diagnostics) {
-        auto const diag = sanitize_utf8(ctx.diagnosis, true);
-        auto const trimmed = trim_ows(diag);
-        if (!trimmed.empty()) res.set("Edge522-Diagnosis", trimmed);
+    // Our own bytes, parsed back: the message is exactly what write() sends.
+    http::response_parser<http::string_body> parser;
+    parser.eager(true);
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(wire.size(), 1u << 20)));
+    parser.body_limit(wire.size());
+    boost::system::error_code ec;
+    parser.put(boost::asio::buffer(wire), ec);
+    if (ec || !parser.is_done()) {
+        // Cannot happen for what write_response produces; still no throw.
+        http::response<http::string_body> res;
+        res.result(info(ctx.what).status);
+        res.reason(info(ctx.what).reason);
+        res.version(http_version);
+        return res;
     }
-    res.body() = std::move(rendered.body);
-    res.prepare_payload();
+    auto res = parser.release();
+    res.version(http_version);
     return res;
 }
 

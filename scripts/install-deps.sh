@@ -3,8 +3,11 @@
 # missing, so a second run does nothing and needs no network.
 set -euo pipefail
 
+# chromium and openssl are for the tests: the browser check of every error page
+# (tests/integration/test_page_browser.cpp; it skips without chromium) and the openssl tool.
 pkgs=(g++ cmake make libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl)
+      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl
+      chromium openssl)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(nginx haproxy wrk hyperfine)
 fi
