@@ -141,3 +141,23 @@ TEST_CASE("origin firewall: an outdated allowlist gives intermittent 522s", "[eg
     for (int i = 0; i < 4; ++i) codes.push_back(get(e.port()).status);
     CHECK(codes == std::vector<int>{200, 522, 200, 522});
 }
+
+TEST_CASE("origin firewall: with failover, egress rotates per request, not per attempt", "[egress][firewall]") {
+    // Two servers behind the same outdated allowlist. Rotating per attempt would put every request's
+    // first attempt on 127.0.0.2 and its failover on 127.0.0.3 (all 200, each after a 522 wait);
+    // per request, the dropped source fails on both servers and the allowed one succeeds: about half
+    // 522s, as the README promises.
+    origin a(origin::behaviour::healthy);
+    origin b(origin::behaviour::healthy);
+    std::string cfg = "[edge]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\n[admin]\nlisten = \"\"\n"
+                      "[timeouts]\nconnect = \"200ms\"\n[[origins]]\nname = \"app\"\nservers = [\"" + a.address() +
+                      "\", \"" + b.address() + "\"]\negress = [\"127.0.0.3\", \"127.0.0.2\"]\n"
+                      "firewall_allow = [\"127.0.0.2\"]\nfailover = true\norigin_idle_timeout = \"0s\"\n";
+    edge e(cfg);
+    std::vector<int> codes;
+    for (int i = 0; i < 4; ++i) codes.push_back(get(e.port()).status);
+    CHECK(codes == std::vector<int>{522, 200, 522, 200});
+    for (auto const& p : a.peers()) CHECK(p == "127.0.0.2");
+    CHECK(b.peers().empty());
+    CHECK(e.log_contains("then TCP handshake from 127.0.0.3"));  // the failover kept the request's source
+}
