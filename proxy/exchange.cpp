@@ -56,6 +56,12 @@ bool still_open(transport& t) noexcept {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// Bytes (an answer) wait to be read.
+bool has_bytes(transport& t) noexcept {
+    char byte;
+    return ::recv(t.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 // A relay buffer borrowed from the worker's free list for the exchange, returned at its end: no
 // malloc per request, and nothing held by idle connections.
 class relay_buffer {
@@ -273,6 +279,11 @@ net::awaitable<client_session::step> client_session::send_body(origin_link& link
         co_return step::early_response;
     }
     auto const& pr = std::get<0>(r);
+    if (pr.read_ec && has_bytes(link.conn)) {
+        // The client's body ended or broke, but the origin has answered already: its answer wins.
+        x.early_response = true;
+        co_return step::early_response;
+    }
     if (pr.read_ec) {
         auto const ec = timed_out_as(pr.read_ec, phase::body);
         if (ec == beast::error::timeout) {
