@@ -642,6 +642,11 @@ page_text text_for(failure f) noexcept {
         return {"The request headers were larger than the edge accepts.",
                 "Clear the cookies for this website and try again: many or large cookies are the usual cause.",
                 {not_origin, "If your website sets many or large cookies, make them fewer or smaller.", ""}};
+    case failure::uri_too_long:
+        return {"The address (URL) of the request was longer than the edge accepts.",
+                "Check the address: a link that keeps growing (for example a redirect loop that appends to "
+                "the query string) is the usual cause.",
+                {not_origin, "If your website builds long URLs, send the data in a request body instead.", ""}};
     case failure::not_implemented:
         return {"The request used a transfer coding the edge does not support.",
                 "Send the request body with `Content-Length`, or with `Transfer-Encoding: chunked`.",

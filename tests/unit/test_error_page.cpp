@@ -31,7 +31,7 @@ std::vector<failure> const all_failures{
     failure::request_not_acked, failure::unreachable, failure::read_timeout, failure::write_timeout,
     failure::tls_handshake_failed, failure::tls_certificate_invalid, failure::dns_failed,
     failure::no_origin_for_host, failure::access_denied, failure::not_found, failure::bad_request,
-    failure::request_timeout, failure::header_too_large, failure::not_implemented,
+    failure::request_timeout, failure::header_too_large, failure::uri_too_long, failure::not_implemented,
 };
 
 std::vector<body_format> const all_formats{body_format::html, body_format::json, body_format::problem_json,
@@ -108,7 +108,7 @@ std::vector<std::pair<std::string, std::string>> front_matter(std::string const&
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
-// The renderer before templates (commit 075a093), frozen as the reference the
+// The renderer before templates (commit 075a093, plus the 414 text), frozen as the reference the
 // template renderer must match byte for byte; also the "old" side of the benchmark. A page
 // changed on purpose must be changed here too.
 // ---------------------------------------------------------------------------------------------
@@ -381,6 +381,11 @@ page_text text_for(failure f) noexcept {
         return {"The request headers were larger than the edge accepts.",
                 "Clear the cookies for this website and try again: many or large cookies are the usual cause.",
                 {not_origin, "If your website sets many or large cookies, make them fewer or smaller.", ""}};
+    case failure::uri_too_long:
+        return {"The address (URL) of the request was longer than the edge accepts.",
+                "Check the address: a link that keeps growing (for example a redirect loop that appends to "
+                "the query string) is the usual cause.",
+                {not_origin, "If your website builds long URLs, send the data in a request body instead.", ""}};
     case failure::not_implemented:
         return {"The request used a transfer coding the edge does not support.",
                 "Send the request body with `Content-Length`, or with `Transfer-Encoding: chunked`.",
