@@ -29,12 +29,19 @@ namespace edge522 {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Formatting
+// Formatting: by hand, into a buffer sized for the longest possible line, so that no piece pays
+// for a capacity check (std::string::append per piece cost as much as the rest together).
 
 constexpr std::size_t target_limit = 8 * 1024;
 constexpr std::size_t detail_limit = 2 * 1024;
 constexpr std::size_t host_limit = 1024;
 constexpr std::size_t field_limit = 256;
+
+// 13 string fields, each escaped at most x6 (\u00XX), each with at most one cut marker; numbers,
+// keys and punctuation well under 1 KiB.
+constexpr std::size_t string_fields_input = target_limit + detail_limit + host_limit + 10 * field_limit;
+constexpr std::size_t cut_marker_max = 13 + 20 + 1;  // "...[cut,len=" + digits + "]"
+constexpr std::size_t max_line_size = 6 * string_fields_input + 13 * cut_marker_max + 1024;
 
 constexpr char hex_upper[] = "0123456789ABCDEF";
 constexpr char hex_lower[] = "0123456789abcdef";
@@ -55,6 +62,39 @@ constexpr std::array<bool, 256> make_json_safe() {
 }
 constexpr auto json_safe = make_json_safe();
 
+constexpr std::array<bool, 256> make_text_or_space_safe() {
+    auto t = make_text_safe();
+    t[' '] = true;
+    return t;
+}
+constexpr auto text_or_space_safe = make_text_or_space_safe();
+
+// Eight bytes at a time: true when none is below `Low`, above 0x7e, '"' or '\'. (The classic
+// has-less / has-zero bit tricks: exact as a yes/no answer for the whole word.)
+template <unsigned Low>
+bool word_safe(unsigned char const* s) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ull;
+    constexpr std::uint64_t highs = 0x8080808080808080ull;
+    std::uint64_t x;
+    std::memcpy(&x, s, sizeof x);
+    std::uint64_t const low = (x - ones * Low) & ~x & highs;
+    std::uint64_t const high = ((x + ones) | x) & highs;  // a byte >= 0x7f
+    std::uint64_t const q = x ^ (ones * '"');
+    std::uint64_t const b = x ^ (ones * '\\');
+    std::uint64_t const quote = (q - ones) & ~q & highs;
+    std::uint64_t const backslash = (b - ones) & ~b & highs;
+    return (low | high | quote | backslash) == 0;
+}
+
+// The end of the run of safe bytes that starts at s.
+template <unsigned Low>
+unsigned char const* safe_run(unsigned char const* s, unsigned char const* end,
+                              std::array<bool, 256> const& safe) noexcept {
+    while (end - s >= 8 && word_safe<Low>(s)) s += 8;
+    while (s < end && safe[*s]) ++s;
+    return s;
+}
+
 // `v` cut to `limit` bytes (backed off so as not to split a UTF-8 sequence), and whether it was cut.
 std::string_view bounded(std::string_view v, std::size_t limit, bool& was_cut) {
     was_cut = v.size() > limit;
@@ -62,42 +102,6 @@ std::string_view bounded(std::string_view v, std::size_t limit, bool& was_cut) {
     std::size_t n = limit;
     for (int i = 0; i < 3 && n > 0 && (static_cast<unsigned char>(v[n]) & 0xc0) == 0x80; ++i) --n;
     return v.substr(0, n);
-}
-
-void append_number(std::string& out, std::int64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-void append_cut_marker(std::string& out, std::size_t original) {
-    out.append("...[cut,len=");
-    append_number(out, static_cast<std::int64_t>(original));
-    out.push_back(']');
-}
-
-// nginx's escaping: every unsafe byte as \xHH. `keep_space` for the quoted free-text field.
-void append_text(std::string& out, std::string_view v, std::size_t limit, bool keep_space = false,
-                 bool dash_if_empty = false) {
-    if (v.empty()) {
-        if (dash_if_empty) out.push_back('-');
-        return;
-    }
-    bool was_cut = false;
-    auto const original = v.size();
-    v = bounded(v, limit, was_cut);
-    auto const* p = reinterpret_cast<unsigned char const*>(v.data());
-    auto const* end = p + v.size();
-    while (p < end) {
-        auto const* run = p;
-        while (p < end && (text_safe[*p] || (keep_space && *p == ' '))) ++p;
-        out.append(reinterpret_cast<char const*>(run), static_cast<std::size_t>(p - run));
-        if (p == end) break;
-        char esc[4] = {'\\', 'x', hex_upper[*p >> 4], hex_upper[*p & 0xf]};
-        out.append(esc, 4);
-        ++p;
-    }
-    if (was_cut) append_cut_marker(out, original);
 }
 
 // Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0 when it is not one
@@ -117,176 +121,251 @@ std::size_t utf8_sequence(unsigned char const* p, unsigned char const* end) {
     return 0;
 }
 
-// A JSON string, quotes included. Valid UTF-8 passes through; a byte that is not part of valid
-// UTF-8 becomes \u00XX, so the line is valid JSON whatever the input.
-void append_json_string(std::string& out, std::string_view v, std::size_t limit) {
-    bool was_cut = false;
-    auto const original = v.size();
-    v = bounded(v, limit, was_cut);
-    out.push_back('"');
-    auto const* p = reinterpret_cast<unsigned char const*>(v.data());
-    auto const* end = p + v.size();
-    while (p < end) {
-        auto const* run = p;
-        while (p < end && json_safe[*p]) ++p;
-        out.append(reinterpret_cast<char const*>(run), static_cast<std::size_t>(p - run));
-        if (p == end) break;
-        unsigned char const b = *p;
-        if (b >= 0x80) {
-            if (std::size_t n = utf8_sequence(p, end); n != 0) {
-                out.append(reinterpret_cast<char const*>(p), n);
-                p += n;
-                continue;
+// Writes into a buffer of max_line_size bytes: every field is bounded, so no check per piece.
+class line_writer {
+public:
+    explicit line_writer(char* p) noexcept : p_(p) {}
+    char* position() const noexcept { return p_; }
+
+    void put(char c) noexcept { *p_++ = c; }
+    template <std::size_t N>
+    void lit(char const (&s)[N]) noexcept {
+        std::memcpy(p_, s, N - 1);
+        p_ += N - 1;
+    }
+    void raw(void const* s, std::size_t n) noexcept {
+        std::memcpy(p_, s, n);
+        p_ += n;
+    }
+    void number(std::int64_t v) noexcept { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
+    void number(std::uint64_t v) noexcept { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
+
+    void cut_marker(std::size_t original) noexcept {
+        lit("...[cut,len=");
+        number(static_cast<std::uint64_t>(original));
+        put(']');
+    }
+
+    // nginx's escaping: every unsafe byte as \xHH. KeepSpace for the quoted free-text field.
+    template <bool KeepSpace = false>
+    void text(std::string_view v, std::size_t limit, bool dash_if_empty = false) noexcept {
+        if (v.empty()) {
+            if (dash_if_empty) put('-');
+            return;
+        }
+        bool was_cut = false;
+        auto const original = v.size();
+        v = bounded(v, limit, was_cut);
+        auto const* s = reinterpret_cast<unsigned char const*>(v.data());
+        auto const* end = s + v.size();
+        while (s < end) {
+            auto const* run = s;
+            s = KeepSpace ? safe_run<0x20>(s, end, text_or_space_safe) : safe_run<0x21>(s, end, text_safe);
+            raw(run, static_cast<std::size_t>(s - run));
+            if (s == end) break;
+            p_[0] = '\\';
+            p_[1] = 'x';
+            p_[2] = hex_upper[*s >> 4];
+            p_[3] = hex_upper[*s & 0xf];
+            p_ += 4;
+            ++s;
+        }
+        if (was_cut) cut_marker(original);
+    }
+
+    // A JSON string, quotes included. Valid UTF-8 passes through; a byte that is not part of valid
+    // UTF-8 becomes \u00XX, so the line is valid JSON whatever the input.
+    void json_string(std::string_view v, std::size_t limit) noexcept {
+        bool was_cut = false;
+        auto const original = v.size();
+        v = bounded(v, limit, was_cut);
+        put('"');
+        auto const* s = reinterpret_cast<unsigned char const*>(v.data());
+        auto const* end = s + v.size();
+        while (s < end) {
+            auto const* run = s;
+            s = safe_run<0x20>(s, end, json_safe);
+            raw(run, static_cast<std::size_t>(s - run));
+            if (s == end) break;
+            unsigned char const b = *s;
+            if (b >= 0x80) {
+                if (std::size_t n = utf8_sequence(s, end); n != 0) {
+                    raw(s, n);
+                    s += n;
+                    continue;
+                }
             }
+            switch (b) {
+            case '"': lit("\\\""); break;
+            case '\\': lit("\\\\"); break;
+            case '\n': lit("\\n"); break;
+            case '\r': lit("\\r"); break;
+            case '\t': lit("\\t"); break;
+            case '\b': lit("\\b"); break;
+            case '\f': lit("\\f"); break;
+            default:
+                lit("\\u00");
+                put(hex_lower[b >> 4]);
+                put(hex_lower[b & 0xf]);
+            }
+            ++s;
         }
-        switch (b) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
-        case '\b': out.append("\\b"); break;
-        case '\f': out.append("\\f"); break;
-        default: {
-            char esc[6] = {'\\', 'u', '0', '0', hex_lower[b >> 4], hex_lower[b & 0xf]};
-            out.append(esc, 6);
+        if (was_cut) cut_marker(original);
+        put('"');
+    }
+
+    void http_version(unsigned v) noexcept {
+        if (v == 0 || v > 99) {
+            put('-');
+            return;
         }
+        put(static_cast<char>('0' + v / 10));
+        put('.');
+        put(static_cast<char>('0' + v % 10));
+    }
+
+    // "2024-05-01T12:00:00.123Z ", the seconds part formatted once per second per thread.
+    void time(std::chrono::system_clock::time_point now) noexcept {
+        thread_local std::time_t cached_second = -1;
+        thread_local char cached[20];
+        auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+        auto const second = static_cast<std::time_t>(ms / 1000);
+        if (second != cached_second) {
+            std::tm tm{};
+            ::gmtime_r(&second, &tm);
+            std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+            cached_second = second;
         }
-        ++p;
+        raw(cached, 19);
+        auto const milli = static_cast<int>(ms % 1000);
+        p_[0] = '.';
+        p_[1] = static_cast<char>('0' + milli / 100);
+        p_[2] = static_cast<char>('0' + milli / 10 % 10);
+        p_[3] = static_cast<char>('0' + milli % 10);
+        p_[4] = 'Z';
+        p_[5] = ' ';
+        p_ += 6;
     }
-    if (was_cut) append_cut_marker(out, original);
-    out.push_back('"');
-}
 
-void append_http_version(std::string& out, unsigned v) {
-    if (v == 0 || v > 99) {
-        out.push_back('-');
-        return;
-    }
-    out.push_back(static_cast<char>('0' + v / 10));
-    out.push_back('.');
-    out.push_back(static_cast<char>('0' + v % 10));
-}
+private:
+    char* p_;
+};
 
-// "2024-05-01T12:00:00.123Z", the seconds part formatted once per second per thread.
-void append_time(std::string& out, std::chrono::system_clock::time_point now) {
-    thread_local std::time_t cached_second = -1;
-    thread_local char cached[20];
-    auto const ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    auto const second = static_cast<std::time_t>(ms / 1000);
-    if (second != cached_second) {
-        std::tm tm{};
-        ::gmtime_r(&second, &tm);
-        std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
-        cached_second = second;
-    }
-    out.append(cached, 19);
-    auto const milli = static_cast<int>(ms % 1000);
-    char frac[6] = {'.', static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
-                    static_cast<char>('0' + milli % 10), 'Z', ' '};
-    out.append(frac, 6);
-}
-
-void format_text(access_entry const& e, std::chrono::system_clock::time_point now, std::string& out) {
-    append_time(out, now);
-    append_text(out, e.client, field_limit, false, true);
-    out.push_back(' ');
-    append_text(out, e.host, host_limit, false, true);
-    out.append(" \"");
-    append_text(out, e.method, field_limit, false, true);
-    out.push_back(' ');
-    append_text(out, e.target, target_limit, false, true);
-    out.append("\" ");
-    append_number(out, e.status);
-    out.append(" origin=");
-    append_text(out, e.origin, field_limit);
-    out.append(" server=");
-    append_text(out, e.server, field_limit);
-    out.append(" connect_ms=");
-    append_number(out, e.connect_ms);
-    out.append(" first_byte_ms=");
-    append_number(out, e.first_byte_ms);
-    out.append(" total_ms=");
-    append_number(out, e.total_ms);
-    out.append(" ray=");
-    append_text(out, e.ray_id, field_limit);
-    out.append(" bytes=");
-    append_number(out, static_cast<std::int64_t>(std::min<std::uint64_t>(e.bytes_sent, INT64_MAX)));
-    out.append(" http=");
-    append_http_version(out, e.http_version);
+void format_text(access_entry const& e, std::chrono::system_clock::time_point now, line_writer& w) {
+    w.time(now);
+    w.text(e.client, field_limit, true);
+    w.put(' ');
+    w.text(e.host, host_limit, true);
+    w.lit(" \"");
+    w.text(e.method, field_limit, true);
+    w.put(' ');
+    w.text(e.target, target_limit, true);
+    w.lit("\" ");
+    w.number(std::uint64_t{e.status});
+    w.lit(" origin=");
+    w.text(e.origin, field_limit);
+    w.lit(" server=");
+    w.text(e.server, field_limit);
+    w.lit(" connect_ms=");
+    w.number(std::int64_t{e.connect_ms});
+    w.lit(" first_byte_ms=");
+    w.number(std::int64_t{e.first_byte_ms});
+    w.lit(" total_ms=");
+    w.number(std::int64_t{e.total_ms});
+    w.lit(" ray=");
+    w.text(e.ray_id, field_limit);
+    w.lit(" bytes=");
+    w.number(e.bytes_sent);
+    w.lit(" http=");
+    w.http_version(e.http_version);
     if (!e.cut.empty()) {
-        out.append(" cut=");
-        append_text(out, e.cut, field_limit);
+        w.lit(" cut=");
+        w.text(e.cut, field_limit);
     }
     if (!e.fault.empty()) {
-        out.append(" fault=");
-        append_text(out, e.fault, field_limit);
+        w.lit(" fault=");
+        w.text(e.fault, field_limit);
     }
     if (!e.fault_id.empty()) {
-        out.append(" fault_id=");
-        append_text(out, e.fault_id, field_limit);
+        w.lit(" fault_id=");
+        w.text(e.fault_id, field_limit);
     }
     if (!e.failure.empty()) {
-        out.append(" failure=");
-        append_text(out, e.failure, field_limit);
-        out.append(" phase=");
-        append_text(out, e.phase, field_limit);
-        out.append(" detail=\"");
-        append_text(out, e.detail, detail_limit, true);
-        out.push_back('"');
+        w.lit(" failure=");
+        w.text(e.failure, field_limit);
+        w.lit(" phase=");
+        w.text(e.phase, field_limit);
+        w.lit(" detail=\"");
+        w.text<true>(e.detail, detail_limit);
+        w.put('"');
     }
-    out.push_back('\n');
+    w.put('\n');
 }
 
-void format_json(access_entry const& e, std::string& out) {
-    out.append("{\"client\":");
-    append_json_string(out, e.client, field_limit);
-    out.append(",\"host\":");
-    append_json_string(out, e.host, host_limit);
-    out.append(",\"method\":");
-    append_json_string(out, e.method, field_limit);
-    out.append(",\"path\":");
-    append_json_string(out, e.target, target_limit);
-    out.append(",\"status\":");
-    append_number(out, e.status);
-    out.append(",\"origin\":");
-    append_json_string(out, e.origin, field_limit);
-    out.append(",\"server\":");
-    append_json_string(out, e.server, field_limit);
-    out.append(",\"connect_ms\":");
-    append_number(out, e.connect_ms);
-    out.append(",\"first_byte_ms\":");
-    append_number(out, e.first_byte_ms);
-    out.append(",\"total_ms\":");
-    append_number(out, e.total_ms);
-    out.append(",\"ray\":");
-    append_json_string(out, e.ray_id, field_limit);
-    out.append(",\"bytes_sent\":");
-    append_number(out, static_cast<std::int64_t>(std::min<std::uint64_t>(e.bytes_sent, INT64_MAX)));
-    out.append(",\"http_version\":\"");
-    append_http_version(out, e.http_version);
-    out.push_back('"');
+void format_json(access_entry const& e, line_writer& w) {
+    w.lit("{\"client\":");
+    w.json_string(e.client, field_limit);
+    w.lit(",\"host\":");
+    w.json_string(e.host, host_limit);
+    w.lit(",\"method\":");
+    w.json_string(e.method, field_limit);
+    w.lit(",\"path\":");
+    w.json_string(e.target, target_limit);
+    w.lit(",\"status\":");
+    w.number(std::uint64_t{e.status});
+    w.lit(",\"origin\":");
+    w.json_string(e.origin, field_limit);
+    w.lit(",\"server\":");
+    w.json_string(e.server, field_limit);
+    w.lit(",\"connect_ms\":");
+    w.number(std::int64_t{e.connect_ms});
+    w.lit(",\"first_byte_ms\":");
+    w.number(std::int64_t{e.first_byte_ms});
+    w.lit(",\"total_ms\":");
+    w.number(std::int64_t{e.total_ms});
+    w.lit(",\"ray\":");
+    w.json_string(e.ray_id, field_limit);
+    w.lit(",\"bytes_sent\":");
+    w.number(e.bytes_sent);
+    w.lit(",\"http_version\":\"");
+    w.http_version(e.http_version);
+    w.put('"');
     if (!e.cut.empty()) {
-        out.append(",\"cut\":");
-        append_json_string(out, e.cut, field_limit);
+        w.lit(",\"cut\":");
+        w.json_string(e.cut, field_limit);
     }
     if (!e.fault.empty()) {
-        out.append(",\"fault\":");
-        append_json_string(out, e.fault, field_limit);
+        w.lit(",\"fault\":");
+        w.json_string(e.fault, field_limit);
     }
     if (!e.fault_id.empty()) {
-        out.append(",\"fault_id\":");
-        append_json_string(out, e.fault_id, field_limit);
+        w.lit(",\"fault_id\":");
+        w.json_string(e.fault_id, field_limit);
     }
     if (!e.failure.empty()) {
-        out.append(",\"failure\":");
-        append_json_string(out, e.failure, field_limit);
-        out.append(",\"phase\":");
-        append_json_string(out, e.phase, field_limit);
-        out.append(",\"detail\":");
-        append_json_string(out, e.detail, detail_limit);
+        w.lit(",\"failure\":");
+        w.json_string(e.failure, field_limit);
+        w.lit(",\"phase\":");
+        w.json_string(e.phase, field_limit);
+        w.lit(",\"detail\":");
+        w.json_string(e.detail, detail_limit);
     }
-    out.append("}\n");
+    w.lit("}\n");
+}
+
+// This thread's formatting space (max_line_size), made on first use.
+char* line_space() {
+    thread_local std::unique_ptr<char[]> space(new char[max_line_size]);
+    return space.get();
+}
+
+// The line for `e` in line_space(); returns its length.
+std::size_t format_line(access_entry const& e, access_log_format format, std::chrono::system_clock::time_point now) {
+    char* const begin = line_space();
+    line_writer w(begin);
+    if (format == access_log_format::json) format_json(e, w);
+    else format_text(e, now, w);
+    return static_cast<std::size_t>(w.position() - begin);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,8 +563,7 @@ void writer_main(log_core& c) {
 
 void format_access_line(access_entry const& e, access_log_format format,
                         std::chrono::system_clock::time_point now, std::string& out) {
-    if (format == access_log_format::json) format_json(e, out);
-    else format_text(e, now, out);
+    out.append(line_space(), format_line(e, format, now));
 }
 
 std::string init_access_log(config::access_log_destination const& destination, access_log_format format) {
@@ -594,24 +672,21 @@ bool access_log_enabled() noexcept { return core().enabled.load(std::memory_orde
 void log_access(access_entry const& e) {
     auto& c = core();
     if (!c.enabled.load(std::memory_order_acquire)) return;
-    thread_local std::string line;
-    line.clear();
-    format_access_line(e, c.format.load(std::memory_order_relaxed), std::chrono::system_clock::now(), line);
+    std::size_t const n = format_line(e, c.format.load(std::memory_order_relaxed), std::chrono::system_clock::now());
     auto& b = this_thread_buffer();
     std::size_t size = 0;
     {
         std::lock_guard lock(b.mutex);
-        if (b.lines.size() + line.size() > buffer_limit) {
+        if (b.lines.size() + n > buffer_limit) {
             b.dropped.store(b.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
             return;
         }
-        b.lines.append(line);
+        b.lines.append(line_space(), n);
         size = b.lines.size();
     }
     if (size >= wake_threshold && !c.wake_pending.load(std::memory_order_relaxed) &&
         !c.wake_pending.exchange(true, std::memory_order_relaxed))
         wake_writer(c);
-    if (line.capacity() > 64 * 1024) std::string().swap(line);  // one huge line: give the room back
 }
 
 } // namespace edge522

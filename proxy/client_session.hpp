@@ -98,6 +98,8 @@ private:
         std::string_view head;        // sent with the first body bytes ("" = already sent)
         std::uint64_t* sent = nullptr;  // counts the bytes written (toward the client)
         bool* consumed = nullptr;       // set once a body byte was taken from `from`
+        std::string* replay = nullptr;  // keeps a copy of what was written, up to exchange::replay_limit
+        bool* replay_overflow = nullptr;
     };
     struct pump_result {
         boost::system::error_code read_ec;   // from `from` (the parser's errors included)

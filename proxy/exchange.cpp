@@ -157,6 +157,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     for (int attempt = 0;; ++attempt) {
         auto link = co_await acquire(o, x, fresh_only);
         if (!link) co_return co_await answer(x.error, x, x.keep_alive);
+        x.early_response = false;
 
         origin_ = &link->conn;
         auto sent = co_await send_request(*link, request_head, parser, x);
@@ -237,9 +238,10 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
         if (!co_await write_client(cont, x)) co_return step::client_gone;
     }
     if (link.reused && !parser.is_done() && !still_open(link.conn)) {
-        // A body, once read from the client, cannot be sent again: make sure first that the pooled
-        // connection was not closed by the origin a moment ago (a FIN whose event the pool's watch
-        // has not handled yet). One syscall, only for pooled connections carrying a body.
+        // A body read from the client can be sent again only from the replay copy (64 KiB): make
+        // sure first that the pooled connection was not closed by the origin a moment ago (a FIN
+        // whose event the pool's watch has not handled yet). One syscall, only for pooled
+        // connections carrying a body.
         co_return step::stale;
     }
     arm(phase::origin_write, clock::now() + o.timeouts.write);
@@ -247,10 +249,23 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
     disarm();
     ec = timed_out_as(ec, phase::origin_write);
     if (ec) {
-        if (link.reused && !x.body_consumed && stale_error(ec)) co_return step::stale;
+        if (link.reused && x.replayable() && stale_error(ec)) co_return step::stale;
         auto const f = classify_write_error(ec);
         x.fail(f, "request", describe_request_write(f, x.server, ec, o.timeouts, false));
         co_return step::failed;
+    }
+    if (!x.replay.empty() && !link.reused) {
+        // A retry after a stale pooled connection: what the first one was sent of the body.
+        arm(phase::origin_write, clock::now() + o.timeouts.write);
+        auto [rec, rn] = co_await net::async_write(link.conn, net::buffer(x.replay), use_nothrow);
+        disarm();
+        rec = timed_out_as(rec, phase::origin_write);
+        std::string().swap(x.replay);
+        if (rec) {
+            auto const f = classify_write_error(rec);
+            x.fail(f, "request_body", describe_request_write(f, x.server, rec, o.timeouts, true));
+            co_return step::failed;
+        }
     }
     if (parser.is_done()) co_return step::ok;
     co_return co_await send_body(link, parser, x);
@@ -266,7 +281,7 @@ net::awaitable<client_session::step> client_session::send_body(origin_link& link
     pump_spec const spec{phase::body, cfg.timeouts.client_header, phase::origin_write, o.timeouts.write,
                          chunk.get(), parser.chunked(), true,
                          static_cast<std::size_t>(std::distance(req.begin(), req.end())), {}, nullptr,
-                         &x.body_consumed};
+                         &x.body_consumed, link.reused ? &x.replay : nullptr, &x.replay_overflow};
     // The body streams to the origin while the edge watches the origin for an early answer (a 413
     // or 401 sent before it read the body): that answer wins, and the upload stops.
     auto readable = [](transport& t) -> net::awaitable<void> {
@@ -338,7 +353,7 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
     if (r.status != head_status::ok) {
         auto const ec = timed_out_as(r.ec, phase::origin_read);
         bool const got_bytes = r.bytes > 0;
-        if (link.reused && !got_bytes && !x.body_consumed && (r.status == head_status::closed || stale_error(ec)))
+        if (link.reused && !got_bytes && x.replayable() && (r.status == head_status::closed || stale_error(ec)))
             co_return step::stale;
         failure f = failure::invalid_response;
         switch (r.status) {
@@ -414,7 +429,8 @@ net::awaitable<bool> client_session::relay_response(origin_link& link, response_
         pump_spec const spec{phase::origin_read, o.timeouts.read, phase::write, cfg.timeouts.write, chunk.get(),
                              framing == body_framing::chunked || framing == body_framing::rechunk, trailers,
                              static_cast<std::size_t>(std::distance(res.begin(), res.end())),
-                             head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr};
+                             head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr,
+                             nullptr, nullptr};
         auto pr = co_await pump(link.conn, link.buf, rp, client_, spec);
         if (pr.read_ec) {
             // The origin failed mid-body: the head is gone, so the only honest signal left is to
@@ -470,6 +486,15 @@ net::awaitable<client_session::pump_result> client_session::pump(transport& from
         }
         framed_piece piece(spec.chunked_out, std::string_view(spec.chunk, n), end, head);
         if (piece.empty()) continue;  // e.g. only a chunk header arrived
+        if (spec.replay && !*spec.replay_overflow) {
+            auto const bytes = net::buffer_size(piece.buffers());
+            if (spec.replay->size() + bytes > exchange::replay_limit) {
+                *spec.replay_overflow = true;
+                std::string().swap(*spec.replay);
+            } else {
+                for (auto const& b : piece.buffers()) spec.replay->append(static_cast<char const*>(b.data()), b.size());
+            }
+        }
         arm(spec.write_phase, clock::now() + spec.write_timeout);
         auto [wec, wn] = co_await net::async_write(to, piece.buffers(), use_nothrow);
         disarm();

@@ -72,7 +72,14 @@ struct exchange {
     std::size_t egress = 0;           // egress index, chosen once per request
     long connect_ms = -1;             // -1: no connect (pooled connection, or no origin)
     long first_byte_ms = -1;          // request fully sent -> response head received
-    bool body_consumed = false;       // request body bytes were taken from the client: no replay
+    bool body_consumed = false;       // request body bytes were taken from the client
+    // What was sent of the body on a pooled connection, kept (up to replay_limit) so that the
+    // request can be replayed on a new connection if the pooled one turns out closed, as HAProxy's
+    // retries do from their buffer. Overflowing it gives up the replay.
+    static constexpr std::size_t replay_limit = 64 * 1024;
+    std::string replay;
+    bool replay_overflow = false;
+    bool replayable() const noexcept { return !body_consumed || !replay_overflow; }
     bool continue_sent = false;
     bool early_response = false;      // the origin answered before it took the whole request body
 

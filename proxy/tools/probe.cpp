@@ -1,5 +1,7 @@
 #include "proxy/tools/probe.hpp"
 
+#include "proxy/diagnosis.hpp"
+
 #include "config/config.hpp"
 #include "proxy/failure.hpp"
 #include "proxy/origin_connector.hpp"
@@ -83,8 +85,7 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
     if (!cr.stream) {
         auto const& i = info(cr.why);
         v.code = i.status;
-        v.cause = std::string(name(cr.why)) + ": " + errno_name(cr.ec) + " after " +
-                  std::to_string(cr.connect_time.count() / 1000) + " ms";
+        v.cause = std::string(name(cr.why)) + ": " + describe_connect(cr, t);
         v.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
         v.fix = fix_for(cr.why);
         co_return v;
@@ -119,7 +120,8 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
     if (ec) {
         auto f = timed_out ? failure::read_timeout : classify_response_error(ec, ec != http::error::end_of_stream);
         v.code = info(f).status;
-        v.cause = std::string(name(f)) + ": " + (timed_out ? std::string("no response head") : ec.message());
+        v.cause = std::string(name(f)) + ": " +
+                  describe_response(f, cr.address, ec, t, 8192, v.first_byte_ms);
         v.fix = fix_for(f);
         co_return v;
     }

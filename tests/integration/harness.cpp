@@ -196,6 +196,7 @@ std::string origin::last_head() const {
 
 void origin::serve(boost::asio::ip::tcp::socket s) {
     int fd = s.native_handle();
+    unsigned served = 0;  // requests answered on this connection
     timeval tv{0, 200 * 1000};  // wake up regularly to notice the test ending
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     std::string buf;
@@ -287,6 +288,9 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
             ::shutdown(fd, SHUT_RDWR);
             return;
         }
+        case behaviour::one_shot:
+            if (served++ > 0) return;  // closes without an answer
+            [[fallthrough]];
         case behaviour::echo_size: {
             auto b = std::to_string(body);
             if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(b.size()) + "\r\n\r\n" + b)) return;

@@ -36,6 +36,8 @@ public:
         upgrade,   // answers an Upgrade request with 101, then echoes bytes back
         raw,       // reads the request (head and body), answers `raw_response` verbatim; closes when raw_close
         early,     // reads only the request head, answers `raw_response`, then closes (unread body: RST)
+        one_shot,  // like echo_size for a connection's first request (keep-alive announced); takes a
+                   // second request whole, then closes without a byte: a keep-alive that ended mid-way
     };
 
     explicit origin(behaviour b, std::chrono::milliseconds delay = std::chrono::milliseconds(0));

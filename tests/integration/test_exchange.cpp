@@ -245,10 +245,30 @@ TEST_CASE("a stale pooled connection is replaced for requests with a body too", 
     origin o(origin::behaviour::close_after);
     edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"1h\""));
     client c(e.port());
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 20; ++i) {
         auto r = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello");
         CHECK(r.status == 200);
+        auto chunked = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "5\r\nhello\r\n0\r\n\r\n");
+        CHECK(chunked.status == 200);
     }
+}
+
+TEST_CASE("a request whose pooled connection dies unanswered is replayed with its body", "[exchange][pool]") {
+    origin o(origin::behaviour::one_shot);
+    edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"1h\""));
+    client c(e.port());
+    std::string const body(20'000, 'b');
+    for (int i = 0; i < 3; ++i) {
+        auto r = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 20000\r\n\r\n" + body);
+        CHECK(r.status == 200);
+        CHECK(r.body == "20000");  // the whole body reached the origin on the new connection
+        auto ch = c.request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+        CHECK(ch.status == 200);
+        CHECK(ch.body == "5");
+    }
+    CHECK(o.connections() == 6);
 }
 
 TEST_CASE("origins that share a server never borrow each other's connections", "[exchange][pool]") {

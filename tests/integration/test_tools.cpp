@@ -40,6 +40,8 @@ TEST_CASE("tools: probe: the code an edge would answer, with times, cause and fi
     auto r = run_edge({"probe", ro.address(), "--json"});
     CHECK(r.exit_code == 1);
     CHECK(r.output.find("\"code\":521") != std::string::npos);
+    // The same words as the edge's Edge522-Diagnosis header (proxy/diagnosis.cpp).
+    CHECK(r.output.find("refused after") != std::string::npos);
     CHECK(r.output.find("\"fix\":\"") != std::string::npos);
     CHECK(r.output.find("\"connect_ms\":") != std::string::npos);
 
