@@ -3,14 +3,17 @@
 # missing, so a second run does nothing and needs no network.
 set -euo pipefail
 
-# chromium and openssl are for the tests: the browser check of every error page
-# (tests/integration/test_page_browser.cpp; it skips without chromium) and the openssl tool.
+#   install-deps.sh           what building and serving need (scripts/run.sh)
+#   install-deps.sh --test    plus what the tests need (scripts/test.sh): chromium for the browser
+#                             check of every error page (tests/integration/test_page_browser.cpp),
+#                             openssl for certificates, clang-14 + its runtime for the fuzzers
+#   install-deps.sh --bench   plus the peers and load tools of bench/
 pkgs=(g++ cmake make libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl
-      chromium openssl)
-if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(nginx haproxy wrk hyperfine)
-fi
+      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl)
+case "${1:-}" in
+  --test) pkgs+=(chromium openssl clang-14 libclang-rt-14-dev) ;;
+  --bench) pkgs+=(nginx haproxy wrk hyperfine valgrind) ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$here/.."
-"$here/install-deps.sh"
+"$here/install-deps.sh" --test
 
 "$here/build.sh"
 (cd "$root/${BUILD_DIR:-build}" && ctest --output-on-failure -j2 --timeout 300 "$@")
