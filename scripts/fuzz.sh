@@ -5,6 +5,8 @@
 #   FUZZ_SECONDS=60 scripts/fuzz.sh       all harnesses, one minute each
 #   scripts/fuzz.sh --smoke [harness...]  replay only the committed seeds once (for CI)
 #   scripts/fuzz.sh --build [harness...]  build only
+#   FUZZ_KEEP_GOING=1 scripts/fuzz.sh ...   go on after a finding (libFuzzer -fork=1 -ignore_crashes=1):
+#                                         every crashing input is saved, for the whole FUZZ_SECONDS
 #
 # Harnesses: fuzz_config fuzz_request_head fuzz_origin_response fuzz_exchange fuzz_cidr.
 # Each run works on build-fuzz/corpus/<harness>/ (seeded from tests/fuzz/corpus/<harness>/, grows
@@ -22,7 +24,7 @@ mode=fuzz
 case "${1:-}" in
 --smoke) mode=smoke; shift ;;
 --build) mode=build; shift ;;
--h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
 esac
 harnesses=("$@")
 [ ${#harnesses[@]} -eq 0 ] && harnesses=("${all[@]}")
@@ -57,14 +59,12 @@ closure() {
     done
     for f in "${!seen[@]}"; do [[ $f == *.cpp && $f != tests/* ]] && echo "$f"; done | sort
 }
-# Only the production files each harness needs; the others have no coroutine code.
+# The production files each harness needs: for the HTTP harnesses, whatever the headers they
+# include bring (the session's files change); fuzz_config and fuzz_cidr, a fixed list.
 sources_for() {
     case "$1" in
-    fuzz_exchange) closure tests/fuzz/fuzz_exchange.cpp ;;
+    fuzz_request_head|fuzz_origin_response|fuzz_exchange) closure "tests/fuzz/$1.cpp" ;;
     fuzz_config) echo config/config.cpp config/duration.cpp config/cidr.cpp proxy/access.cpp proxy/router.cpp ;;
-    fuzz_request_head) echo config/config.cpp config/duration.cpp config/cidr.cpp proxy/router.cpp \
-        proxy/forward_headers.cpp proxy/wire.cpp proxy/error_page.cpp proxy/failure.cpp ;;
-    fuzz_origin_response) echo proxy/failure.cpp proxy/forward_headers.cpp proxy/wire.cpp ;;
     fuzz_cidr) echo config/cidr.cpp proxy/access.cpp ;;
     esac
 }
@@ -91,7 +91,7 @@ FLAGS=(-std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -f
 LIBS=(-ltomlplusplus -lboost_json -lpthread)
 libs_for() {
     case "$1" in
-    fuzz_exchange) echo -lboost_url -lspdlog -lfmt -lssl -lcrypto ;;
+    fuzz_request_head|fuzz_origin_response|fuzz_exchange) echo -lboost_url -lspdlog -lfmt -lssl -lcrypto ;;
     esac
 }
 # clang 14 cannot emit -fsanitize=function's prologue data for coroutine functions ("Cannot
@@ -158,20 +158,27 @@ for h in "${harnesses[@]}"; do
     args=(-max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 -max_len="$(max_len_for "$h")"
           -print_final_stats=1 -artifact_prefix="$artifacts/")
     [ -n "$dict" ] && [ -f "$dict" ] && args+=(-dict="$dict")
+    # Seeds that crash are saved as artifacts and skipped instead of ending the run at once.
+    [ "${FUZZ_KEEP_GOING:-0}" = 1 ] && args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
     log="$out/$h.log"
     echo "$h: fuzzing for ${seconds}s (log $log)"
     start=$(date +%s)
     rc=0
     "$out/$h" "${args[@]}" "$corpus" >"$log" 2>&1 || rc=$?
     took=$(( $(date +%s) - start ))
-    execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
-    rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}')
+    execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+    rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}' || true)
     cov=$(grep -E '^#[0-9]+' "$log" | tail -1 | grep -o 'cov: [0-9]*' || true)
+    if [ -z "$execs" ]; then  # -fork: the parent's last "#N: cov: ... exec/s R ..." line
+        last=$(grep -E '^#[0-9]+:' "$log" | tail -1 || true)
+        execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+        rate=$(echo "$last" | sed -n 's/.*exec\/s \([0-9]*\).*/\1/p')
+    fi
     crashes=$(find "$artifacts" -type f | wc -l)
     if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
         found="FOUND (exit $rc, $crashes artifact(s) in $artifacts)"
         status=1
-        grep -m5 -E 'ERROR: |FUZZ_CHECK|runtime error' "$log" || true
+        grep -m5 -E 'ERROR: |FUZZ_CHECK|runtime error|terminate called|fuzz_exchange: ' "$log" || true
     else
         found="no findings"
     fi

@@ -3,7 +3,7 @@
 // `client_session` on a loopback TCP pair, with an origin this harness plays on a loopback listener.
 // Unlike fuzz_request_head / fuzz_origin_response, which replay the session's decisions on Beast
 // parsers, this runs the session itself: the head reader, the header transforms toward the origin
-// and back (prepare_origin_request, prepare_client_response, the wire writers), bodies, pipelining,
+// and back (forward_headers: write_origin_request, write_client_response), bodies, pipelining,
 // 1xx, 101 tunnels, the edge's own error pages and every timeout.
 //
 // Input: CLIENT BYTES <<<ORIGIN>>> ORIGIN BYTES (no separator: all client bytes, and an origin that
@@ -16,10 +16,11 @@
 // still alive `session_bound` after it started (the config's timeouts are 200 ms); and heads that
 // break the proxy's contract (checked as text, never through Beast, whose fields cannot hold more
 // than 64 KiB): what the origin receives is one well-formed HTTP/1.1 request head with one
-// CF-Connecting-IP / CF-Ray / X-Forwarded-For, Connection keep-alive or upgrade, no other hop-by-hop
-// field and one framing; what the client receives starts with a well-formed response head with
-// one Server and one CF-Ray, no hop-by-hop field but chunked, and one framing.
-// FUZZ_EXCHANGE_VERBOSE=1 prints what each side received (the first 4 KiB), to read a finding.
+// CF-Connecting-IP / CF-Ray / X-Forwarded-For, one Host, Connection keep-alive or upgrade, no other
+// hop-by-hop field and one framing; what the client receives starts with a well-formed response
+// head with one Server and one CF-Ray, no hop-by-hop field, no X-Accel-*, and one framing.
+// FUZZ_EXCHANGE_VERBOSE=1 prints what each side received (the first 4 KiB), to read a finding;
+// FUZZ_EXCHANGE_SKIP=no-host skips the one check that has an open finding (see README.md).
 
 #include "config/config.hpp"
 #include "proxy/client_session.hpp"
@@ -156,6 +157,15 @@ head parse_head(std::string_view bytes, char const* who) {
     return h;
 }
 
+// Checks named in FUZZ_EXCHANGE_SKIP (comma-separated) are not made: known, reported findings.
+bool skip(std::string_view check) {
+    static std::string const list = [] {
+        char const* v = std::getenv("FUZZ_EXCHANGE_SKIP");
+        return "," + std::string(v ? v : "") + ",";
+    }();
+    return list.find("," + std::string(check) + ",") != std::string::npos;
+}
+
 bool all_digits(std::string_view v) {
     if (v.empty()) return false;
     for (char c : v)
@@ -164,16 +174,22 @@ bool all_digits(std::string_view v) {
 }
 
 void check_common(head const& h, char const* who, std::string_view bytes) {
-    for (std::string_view name : {"Keep-Alive", "TE", "Trailer", "Proxy-Connection", "Proxy-Authorization",
-                                  "Proxy-Authenticate"})
+    // RFC 9110 7.6.1 (Trailer is not hop-by-hop there: the edge relays it with the trailers).
+    for (std::string_view name : {"Keep-Alive", "TE", "Proxy-Connection", "Proxy-Authorization", "Proxy-Authenticate"})
         if (h.count(name)) fail_head(who, "a hop-by-hop field was forwarded", bytes);
     if (h.count("Content-Length") > 1) fail_head(who, "more than one Content-Length", bytes);
     if (h.count("Content-Length") && !all_digits(h.get("Content-Length")))
         fail_head(who, "Content-Length is not one plain number", bytes);
     if (h.count("Content-Length") && h.count("Transfer-Encoding"))
         fail_head(who, "both Content-Length and Transfer-Encoding", bytes);
-    if (h.count("Transfer-Encoding") > 1 || (h.count("Transfer-Encoding") && !iequals(h.get("Transfer-Encoding"), "chunked")))
-        fail_head(who, "Transfer-Encoding other than one \"chunked\"", bytes);
+    // One Transfer-Encoding whose last coding is chunked ("gzip, chunked" is relayed as it came).
+    if (h.count("Transfer-Encoding") > 1) fail_head(who, "more than one Transfer-Encoding", bytes);
+    if (h.count("Transfer-Encoding")) {
+        auto te = h.get("Transfer-Encoding");
+        auto const comma = te.rfind(',');
+        if (!iequals(trim(comma == std::string_view::npos ? te : te.substr(comma + 1)), "chunked"))
+            fail_head(who, "Transfer-Encoding whose last coding is not chunked", bytes);
+    }
     if (h.count("Connection") > 1) fail_head(who, "more than one Connection", bytes);
 }
 
@@ -192,7 +208,11 @@ void check_forwarded(std::string_view bytes) {
     if (h.start_line.substr(sp2 + 1) != "HTTP/1.1") fail_head(who, "not HTTP/1.1", bytes);
     check_common(h, who, bytes);
     if (h.count("Expect")) fail_head(who, "Expect forwarded (the edge answers 100-continue itself)", bytes);
-    if (h.count("Host") != 1) fail_head(who, "not exactly one Host", bytes);
+    if (h.count("Host") > 1) fail_head(who, "more than one Host", bytes);
+    // RFC 9112 3.2: every HTTP/1.1 request carries Host, and the edge speaks HTTP/1.1 to origins
+    // (also for an HTTP/1.0 client that sent none). FUZZ_EXCHANGE_SKIP=no-host fuzzes past this
+    // finding while it is open (README.md).
+    if (h.count("Host") == 0 && !skip("no-host")) fail_head(who, "no Host", bytes);
     if (h.count("CF-Connecting-IP") != 1 || h.get("CF-Connecting-IP") != "127.0.0.1")
         fail_head(who, "not one CF-Connecting-IP: 127.0.0.1", bytes);
     if (h.count("CF-Ray") != 1) fail_head(who, "not one CF-Ray", bytes);

@@ -1,20 +1,26 @@
-// bytes -> the client request head path of proxy/client_session.cpp, without the sockets:
-// Beast request_parser<buffer_body> (header_limit = max_request_header, body_limit none), then the
-// production decisions (400 for Transfer-Encoding in HTTP/1.0, 501 for a transfer-coding other than
-// chunked, 400 for HTTP/1.1 without Host or with more than one), route by host_without_port(Host)), prepare_origin_request, chunked re-applied, and
-// wire::append_request_head. The head the edge would send to the origin is parsed again by a fresh
-// Beast parser: it must parse, say the same thing, carry no hop-by-hop field and not frame the
-// body differently from what the client sent (no request smuggling introduced by the edge).
-// Pipelined requests in the same bytes are taken one after the other, as the session does.
+// bytes -> the client request head path of proxy/client_session.cpp, without the sockets: the head
+// reader's guard (no line over max_field_line before the parser sees it, http_io's read_head) and
+// put_nothrow into Beast's request_parser<buffer_body> (header_limit = max_request_header, body
+// limit none), then the production decisions (400 for Transfer-Encoding in HTTP/1.0, 501 for a
+// transfer-coding that does not end in chunked, resolve_target: 414 / 400 for the target and Host),
+// route by the target's host, and write_origin_request with the body framing the session picks.
+// The head the edge would send to the origin is parsed again by a fresh parser: it must parse and
+// carry the client's end-to-end fields in order with their values, then the edge's own; no
+// hop-by-hop field; one Host (the authority the edge routed on); one plain Content-Length or the
+// client's Transfer-Encoding, never both, framing the body as the client did (no smuggling
+// introduced by the edge). Pipelined requests in the same bytes are taken one after the other.
+//
 // Each input runs with the default max_request_header (32 KiB) and, when longer than that, again with
-// a large one (1 MiB; the config accepts up to 64 MiB): then one field can pass 64 KiB, the most that
-// Beast's basic_fields holds (more throws std::length_error) -- input up to 256 KiB (scripts/fuzz.sh).
+// a large one (1 MiB; the config accepts up to 64 MiB): then a field can pass 64 KiB, the most that
+// Beast's basic_fields holds (more throws std::length_error) -- inputs up to 256 KiB (scripts/fuzz.sh).
+// Nothing may throw: an exception out of here is a crash, as it was out of the edge's io_context.
 
 #include "config/config.hpp"
 #include "proxy/error_page.hpp"
 #include "proxy/forward_headers.hpp"
+#include "proxy/http_io.hpp"
+#include "proxy/request_target.hpp"
 #include "proxy/router.hpp"
-#include "proxy/wire.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -24,17 +30,20 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 using namespace edge522;
 namespace http = boost::beast::http;
 
 namespace {
 
-using request_parser = http::request_parser<http::buffer_body>;
+constexpr std::string_view client_ip = "203.0.113.9";
+constexpr std::size_t max_url = 16 * 1024;  // the config's default
 
 config::config const& fixed_config() {
     static config::config const cfg = [] {
@@ -55,16 +64,21 @@ config::config const& fixed_config() {
     return cfg;
 }
 
-// Feeds `in` to `p` the way async_read_header does with the whole input already buffered.
-// Returns the bytes consumed.
-std::size_t put_header(request_parser& p, std::string_view in, boost::system::error_code& ec) {
-    std::size_t used = p.put(boost::asio::buffer(in.data(), in.size()), ec);
-    if (ec == http::error::need_more) {
-        ec = {};
-        if (p.got_some()) p.put_eof(ec);
-        else ec = http::error::end_of_stream;
+// read_head with the whole input already buffered, then EOF. Returns false when production
+// answers (431 for a long line or the limit, 400 malformed) or closes quietly; `used` = bytes taken.
+bool read_head(request_parser& p, std::string_view in, std::size_t limit, std::size_t& used) {
+    used = 0;
+    std::string_view head = in;
+    if (auto const end = head.find("\r\n\r\n"); end != std::string_view::npos) head = head.substr(0, end);
+    if (longest_line(head.substr(0, std::min(head.size(), limit + 2))) > max_field_line) return false;  // 431
+    for (;;) {
+        boost::system::error_code ec;
+        std::size_t const n = put_nothrow(p, boost::asio::buffer(in.data() + used, in.size() - used), ec);
+        used += n;
+        if (!ec && p.is_header_done()) return true;
+        if (ec && ec != http::error::need_more) return false;  // 431 or 400
+        if (n == 0) return false;                               // needs more: EOF, nothing answered
     }
-    return used;
 }
 
 // The body, consumed into a scratch buffer (as the relay loop does) so that the next pipelined
@@ -75,7 +89,7 @@ bool skip_body(request_parser& p, std::string_view& in) {
         p.get().body().data = scratch;
         p.get().body().size = sizeof scratch;
         boost::system::error_code ec;
-        std::size_t used = p.put(boost::asio::buffer(in.data(), in.size()), ec);
+        std::size_t used = put_nothrow(p, boost::asio::buffer(in.data(), in.size()), ec);
         in.remove_prefix(used);
         if (ec == http::error::need_buffer) continue;
         if (ec) return false;
@@ -84,121 +98,155 @@ bool skip_body(request_parser& p, std::string_view& in) {
     return true;
 }
 
-bool is_hop_by_hop(std::string_view name) {
-    for (std::string_view h : {"keep-alive", "te", "trailer", "proxy-connection", "proxy-authorization",
-                               "proxy-authenticate"})
-        if (boost::beast::iequals(name, h)) return true;
+bool one_of(std::string_view name, std::initializer_list<std::string_view> names) {
+    for (auto n : names)
+        if (boost::beast::iequals(name, n)) return true;
     return false;
 }
 
-// Checks one request the edge decided to forward. `req` has been through the production transforms.
-void check_forwarded(http::request_header<> const& req, std::string const& head, bool chunked,
-                     boost::optional<std::uint64_t> content_length, std::string const& routed_host,
-                     bool upgrade) {
+// The client's fields the origin must get unchanged, in order: all but the hop-by-hop ones (RFC
+// 9110 7.6.1, and those Connection lists), the ones the edge sets itself, and Upgrade unless relayed.
+std::vector<std::pair<std::string_view, std::string_view>> end_to_end(http::request_header<> const& req, bool upgrade) {
+    std::vector<std::string_view> listed;
+    for (auto const& f : req)
+        if (f.name() == http::field::connection)
+            for (auto const& t : http::token_list{f.value()})
+                if (!one_of(t, {"keep-alive", "close", "content-length", "host"})) listed.push_back(t);
+    std::vector<std::pair<std::string_view, std::string_view>> out;
+    for (auto const& f : req) {
+        auto const n = f.name_string();
+        if (one_of(n, {"Connection", "Keep-Alive", "Proxy-Connection", "TE", "Transfer-Encoding", "Proxy-Authorization",
+                       "Proxy-Authenticate", "Trailer", "Host", "Expect", "Content-Length", "X-Forwarded-For",
+                       "X-Forwarded-Proto", "CDN-Loop", "CF-Connecting-IP", "CF-Ray", "CF-Visitor", "CF-IPCountry"}))
+            continue;
+        if (boost::beast::iequals(n, "Upgrade")) {
+            if (upgrade) out.emplace_back(n, f.value());
+            continue;
+        }
+        bool is_listed = false;
+        for (auto l : listed) is_listed = is_listed || boost::beast::iequals(l, n);
+        if (!is_listed) out.emplace_back(n, f.value());
+    }
+    return out;
+}
+
+// Checks one request the edge decided to forward.
+void check_forwarded(request_parser const& client, request_target const& t, body_framing framing,
+                     std::string const& head) {
+    auto const& req = client.get();
+    bool const upgrade = is_upgrade_request(req);
     request_parser again;
     again.header_limit(UINT32_MAX);
     again.body_limit(boost::none);
     boost::system::error_code ec;
-    std::size_t used = again.put(boost::asio::buffer(head.data(), head.size()), ec);
-    if (ec) std::fprintf(stderr, "reparse: %s\n---\n%s---\n", ec.message().c_str(), head.c_str());
+    std::size_t used = put_nothrow(again, boost::asio::buffer(head.data(), head.size()), ec);
+    if (ec) std::fprintf(stderr, "reparse: %s\n---\n%.*s---\n", ec.message().c_str(), static_cast<int>(std::min<std::size_t>(head.size(), 4096)), head.c_str());
     FUZZ_CHECK(!ec);
     FUZZ_CHECK(again.is_header_done());
     FUZZ_CHECK(used == head.size());
     auto const& out = again.get();
 
-    // The same message: method, target, version, and every field in order.
+    // The same request: method, the origin-form target, HTTP/1.1, the client's fields in order.
     FUZZ_CHECK(out.method_string() == req.method_string());
-    FUZZ_CHECK(out.target() == req.target());
+    FUZZ_CHECK(out.target() == t.origin_target());
     FUZZ_CHECK(out.version() == 11);
-    auto a = req.begin();
-    auto b = out.begin();
-    for (; a != req.end() && b != out.end(); ++a, ++b) {
-        FUZZ_CHECK(boost::beast::iequals(a->name_string(), b->name_string()));
-        FUZZ_CHECK(a->value() == b->value());
+    auto const expected = end_to_end(req, upgrade);
+    std::vector<std::pair<std::string_view, std::string_view>> got;
+    for (auto const& f : out)
+        if (!one_of(f.name_string(), {"Host", "Connection", "Transfer-Encoding", "Content-Length", "X-Forwarded-For",
+                                      "X-Forwarded-Proto", "CDN-Loop", "CF-Connecting-IP", "CF-Ray", "CF-Visitor",
+                                      "CF-IPCountry"}))
+            got.emplace_back(f.name_string(), f.value());
+    FUZZ_CHECK(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        FUZZ_CHECK(boost::beast::iequals(got[i].first, expected[i].first));
+        FUZZ_CHECK(got[i].second == expected[i].second);
     }
-    FUZZ_CHECK(a == req.end() && b == out.end());
 
-    // No hop-by-hop field survives, Connection says only keep-alive (or upgrade on an upgrade).
-    for (auto const& f : out) {
-        FUZZ_CHECK(!is_hop_by_hop(f.name_string()));
-        if (f.name() == http::field::upgrade) FUZZ_CHECK(upgrade);
-    }
+    // No hop-by-hop field, Connection says only keep-alive (or upgrade on an upgrade).
+    for (auto const& f : out)
+        FUZZ_CHECK(!one_of(f.name_string(), {"Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Proxy-Authorization",
+                                             "Proxy-Authenticate", "Expect"}));
     FUZZ_CHECK(out.count(http::field::connection) == 1);
-    for (auto const& tok : http::token_list{out[http::field::connection]})
-        FUZZ_CHECK(upgrade ? boost::beast::iequals(tok, "upgrade") : boost::beast::iequals(tok, "keep-alive"));
-    FUZZ_CHECK(out.count(http::field::expect) == 0);
-    FUZZ_CHECK(out.count("CF-Connecting-IP") == 1 && out["CF-Connecting-IP"] == "203.0.113.9");
+    FUZZ_CHECK(boost::beast::iequals(out[http::field::connection], upgrade ? "upgrade" : "keep-alive"));
+    FUZZ_CHECK(out.count("CF-Connecting-IP") == 1 && out["CF-Connecting-IP"] == client_ip);
     FUZZ_CHECK(out.count("CF-Ray") == 1);
-    FUZZ_CHECK(out.count("X-Forwarded-For") == 1);
+    FUZZ_CHECK(out.count("X-Forwarded-For") == 1 && out["X-Forwarded-For"].ends_with(client_ip));
+    FUZZ_CHECK(out.count("CDN-Loop") == 1 && out["CDN-Loop"].ends_with("cloudflare"));
 
     // Framing: exactly what the client framed, one way only.
     FUZZ_CHECK(!(out.count(http::field::content_length) && out.count(http::field::transfer_encoding)));
     FUZZ_CHECK(out.count(http::field::content_length) <= 1);
     for (char c : out[http::field::content_length]) FUZZ_CHECK(c >= '0' && c <= '9');  // one plain number
     FUZZ_CHECK(out.count(http::field::transfer_encoding) <= 1);
-    FUZZ_CHECK(again.chunked() == chunked);
-    if (chunked) FUZZ_CHECK(out[http::field::transfer_encoding] == "chunked");
-    FUZZ_CHECK(again.content_length() == content_length);
-    if (!chunked && !content_length) FUZZ_CHECK(again.is_done());  // no body on either side
+    FUZZ_CHECK(again.chunked() == (framing == body_framing::chunked));
+    FUZZ_CHECK(again.content_length() == (framing == body_framing::length ? client.content_length() : boost::none));
+    if (framing == body_framing::none) FUZZ_CHECK(again.is_done());
 
-    // The origin sees the host the edge routed on (one Host, the same name).
-    if (!routed_host.empty()) {
-        FUZZ_CHECK(out.count(http::field::host) == 1);
-        FUZZ_CHECK(host_without_port(out[http::field::host]) == routed_host);
-    }
+    // The origin sees the authority the edge routed on (one Host), or none only for HTTP/1.0 without one.
+    FUZZ_CHECK(out.count(http::field::host) == (t.authority.empty() ? 0u : 1u));
+    if (!t.authority.empty()) FUZZ_CHECK(out[http::field::host] == t.authority);
+    if (t.authority.empty()) FUZZ_CHECK(req.version() < 11);
 }
 
-} // namespace
-
-static void run(std::string_view in, std::uint32_t max_request_header) {
+void run(std::string_view in, std::size_t max_request_header) {
     static router const rt(fixed_config());
 
     for (int exchange = 0; exchange < 8 && !in.empty(); ++exchange) {
         request_parser p;
-        p.header_limit(max_request_header);
+        p.header_limit(static_cast<std::uint32_t>(max_request_header));
         p.body_limit(boost::none);
-        boost::system::error_code ec;
-        std::size_t used = put_header(p, in, ec);
-        if (ec) {
-            // Production answers 431 / 400 or closes quietly; nothing is forwarded.
-            FUZZ_CHECK(!p.is_header_done() || ec);
-            return;
-        }
+        std::size_t used = 0;
+        if (!read_head(p, in, max_request_header, used)) return;  // 431 / 400 / closed: nothing forwarded
         FUZZ_CHECK(p.is_header_done());
         in.remove_prefix(used);
 
-        auto& req = p.get();
-        std::string const host = host_without_port(req[http::field::host]);
+        // What passed the guard is within Beast's field size: no field line over max_field_line.
+        auto const& req = p.get();
+        for (auto const& f : req) FUZZ_CHECK(f.name_string().size() + f.value().size() + 2 <= max_field_line);
         (void)negotiate(req[http::field::accept]);
 
         if (req.count(http::field::transfer_encoding) && req.version() < 11) return;  // 400, close
         if (req.count(http::field::transfer_encoding) && !p.chunked()) return;        // 501, close
-        if ((host.empty() && req.version() >= 11) || req.count(http::field::host) > 1)
-            return;                                                                    // 400, close
+        auto const t = resolve_target(req, max_url);
+        if (!t.ok()) return;  // 414 / 400 / 501, close
+        FUZZ_CHECK(req.target().size() <= max_url);
+        FUZZ_CHECK(!t.origin_target().empty());
+        FUZZ_CHECK(t.origin_target().starts_with('/') || t.origin_target() == "*");
+        FUZZ_CHECK(req.count(http::field::host) <= 1);
+        if (!t.authority.empty()) FUZZ_CHECK(valid_host_port(t.authority));
 
-        auto const* o = rt.route(host);
+        auto const* o = rt.route(t.host);
         FUZZ_CHECK(o != nullptr);  // "*" is last
-        if (host == "api.example.test") FUZZ_CHECK(o->name == "exact");
+        if (t.host == "api.example.test") FUZZ_CHECK(o->name == "exact");
 
-        bool const forwarded = !req.target().starts_with("/cdn-cgi/error/");
-        if (forwarded) {
-            bool const chunked = p.chunked();
-            auto const content_length = p.content_length();
-            bool const upgrade = is_upgrade_request(req);
-            prepare_origin_request(req, forward_context{"203.0.113.9", "http", "0123456789abcdef-LOC"});
-            if (chunked) req.chunked(true);
+        if (!t.origin_target().starts_with("/cdn-cgi/error/")) {
+            // client_session::forward
+            body_framing const framing = p.is_done() && !p.chunked() && !p.content_length() ? body_framing::none
+                                         : p.chunked()                                      ? body_framing::chunked
+                                                                                            : body_framing::length;
+            forward_context const ctx{client_ip, "http", "0123456789abcdef-LOC", t.authority, t.origin_target(), ""};
             std::string head;
-            wire::append_request_head(head, req);
-            check_forwarded(req, head, chunked, content_length, host, upgrade);
+            // The two lines the edge extends: "X-Forwarded-For: [values, ]ip\r\n", "CDN-Loop: [values, ]cloudflare\r\n".
+            auto const xff = joined(req, "X-Forwarded-For").size(), loop = joined(req, "CDN-Loop").size();
+            std::size_t const xff_line = 17 + xff + (xff ? 2 : 0) + client_ip.size() + 2;
+            std::size_t const loop_line = 10 + loop + (loop ? 2 : 0) + 10 + 2;
+            bool const too_long = xff_line > max_field_line || loop_line > max_field_line;
+            bool const written = write_origin_request(head, req, framing, ctx);
+            FUZZ_CHECK(written == !too_long);  // 431 exactly when one of them would pass max_field_line
+            if (!written) return;
+            check_forwarded(p, t, framing, head);
         }
         if (!skip_body(p, in)) return;
         if (!p.keep_alive()) return;
     }
 }
 
+} // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size) {
     std::string_view in(reinterpret_cast<char const*>(data), size);
-    constexpr std::uint32_t default_limit = 32 * 1024;
+    constexpr std::size_t default_limit = 32 * 1024;
     run(in, default_limit);
     if (size > default_limit) run(in, 1024 * 1024);
     return 0;
