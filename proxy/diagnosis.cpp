@@ -2,6 +2,175 @@
 
 namespace edge522 {
 
+namespace {
+
+
+constexpr std::string_view retry_later = "Please try again in a few minutes.";
+constexpr std::string_view owner_must_fix =
+    "There is nothing you can do about it: the owner of the website has to fix it. Please try again later.";
+constexpr std::string_view not_origin =
+    "The request never reached your origin server; nothing needs fixing there unless many visitors see this.";
+
+constexpr std::array<std::string_view, 3> owner_520{
+    "Check the origin's error logs at the time shown above: an application that crashes or a worker "
+    "killed mid-request closes the connection exactly like this.",
+    "Make sure the origin answers with valid HTTP and keeps its response headers small (many or large "
+    "cookies are the usual cause of oversized headers).",
+    "Make sure nothing between the edge and the origin (firewall, IDS, load balancer) resets established "
+    "connections."};
+constexpr std::array<std::string_view, 3> owner_522{
+    "Allow the edge's IP addresses in the origin's firewall, `iptables`, `.htaccess` and security plugins: "
+    "an edge sends a lot of traffic from few addresses, which trips automatic blocking and rate limits.",
+    "Check that the origin is not overloaded or offline, and that the origin address configured at the "
+    "edge is the server's real address.",
+    "Keep HTTP keep-alive enabled on the origin, so that the edge can reuse its connections."};
+constexpr std::array<std::string_view, 3> owner_524{
+    "The origin took too long to answer: look for slow database queries or exhausted worker pools.",
+    "Move long-running work (reports, exports, bulk updates) to background jobs and poll for the result, "
+    "or stream the response so that the first bytes arrive early.",
+    "If long requests are expected, raise the edge's `read` (and `write`) timeout for this origin."};
+
+} // namespace
+
+failure_text text_for(failure f) noexcept {
+    switch (f) {
+    case failure::invalid_response:
+        return {"The origin web server sent the edge something that is not a valid HTTP response. As a "
+                "result, the web page can not be displayed.",
+                retry_later, owner_520};
+    case failure::empty_response:
+        return {"The origin web server closed the connection without sending a response. As a result, the "
+                "web page can not be displayed.",
+                retry_later, owner_520};
+    case failure::connection_reset:
+        return {"The origin web server reset the connection before completing its response. As a result, "
+                "the web page can not be displayed.",
+                retry_later, owner_520};
+    case failure::response_header_too_large:
+        return {"The origin web server sent response headers larger than the edge accepts. As a result, the "
+                "web page can not be displayed.",
+                retry_later, owner_520};
+    case failure::connect_refused:
+        return {"The web server is not returning a connection: the origin refused the edge's connection. As "
+                "a result, the web page can not be displayed.",
+                retry_later,
+                {"Make sure the web server is running and listening on the address and port the edge "
+                 "connects to (a stopped or crashed application refuses connections like this).",
+                 "Check that no firewall rule rejects the edge's IP addresses: a `REJECT` rule answers with "
+                 "a reset, just like a server that is not listening.",
+                 ""}};
+    case failure::connect_timeout:
+        return {"The initial connection between the edge and the origin web server timed out. As a result, "
+                "the web page can not be displayed.",
+                retry_later, owner_522};
+    case failure::request_not_acked:
+        return {"The edge connected to the origin web server, but the origin did not acknowledge the request "
+                "in time. As a result, the web page can not be displayed.",
+                retry_later, owner_522};
+    case failure::unreachable:
+        return {"The edge could not find a route to the origin web server. As a result, the web page can "
+                "not be displayed.",
+                retry_later,
+                {"Check that the origin IP address configured at the edge is correct and still assigned to "
+                 "your server.",
+                 "Ask your hosting provider about routing between the edge and the origin; give them an MTR "
+                 "or traceroute and the time of the error.",
+                 ""}};
+    case failure::read_timeout:
+        return {"The edge connected to the origin web server, but the origin did not send an HTTP response "
+                "before the connection timed out.",
+                retry_later, owner_524};
+    case failure::write_timeout:
+        return {"The edge connected to the origin web server, but the origin did not take the request body "
+                "before the connection timed out.",
+                retry_later, owner_524};
+    case failure::tls_handshake_failed:
+        return {"The SSL/TLS handshake between the edge and the origin web server failed. As a result, the "
+                "web page can not be displayed.",
+                owner_must_fix,
+                {"Make sure the origin has a certificate installed and speaks TLS on the port the edge "
+                 "connects to.",
+                 "Check that the origin supports TLS 1.2 or later with a modern cipher suite, and accepts the "
+                 "SNI name the edge sends.",
+                 ""}};
+    case failure::tls_certificate_invalid:
+        return {"The edge could not validate the SSL/TLS certificate presented by the origin web server. As a "
+                "result, the web page can not be displayed.",
+                owner_must_fix,
+                {"Install a certificate on the origin that is unexpired, issued by a trusted authority and "
+                 "valid for `{host}`.",
+                 "Send the full certificate chain, intermediates included.",
+                 "Relax the edge's `tls_verify` only if you understand what strict verification protects."}};
+    case failure::dns_failed:
+        return {"The edge could not resolve the host name of the origin web server configured for `{host}`. "
+                "As a result, the web page can not be displayed.",
+                owner_must_fix,
+                {"Check the DNS record of the origin name: it must exist and resolve to your server (an A, "
+                 "AAAA or CNAME record).",
+                 "If the origin name is a CNAME to another provider, make sure its target still resolves.",
+                 ""}};
+    case failure::no_origin_for_host:
+        return {"No origin is configured at this edge for `{host}`, so the request has nowhere to go.",
+                "Check that the address is spelled correctly. If it is, the website may not be set up yet.",
+                {"Add an `[[origins]]` entry whose `hosts` pattern matches `{host}` to the edge's "
+                 "configuration, or point the DNS record of `{host}` elsewhere.",
+                 "", ""}};
+    case failure::access_denied:
+        return {"The owner of this website (`{host}`) has banned your IP address (`{ip}`).",
+                "If you think this is a mistake, contact the owner of the website and give them the Ray ID "
+                "shown below.",
+                {"Review the edge's `[access]` rules: an address or range that includes `{ip}` is blocked.", "",
+                 ""}};
+    case failure::not_found:
+        return {"The edge has nothing at this address.",
+                "Check the address for typing errors.",
+                {"`/cdn-cgi/error/CODE` only serves the codes the edge itself generates: 520 to 526, 530 and "
+                 "403.",
+                 "", ""}};
+    case failure::bad_request:
+        return {"The edge could not understand the request: it was malformed.",
+                "Check the address and try again. If you are sending requests from a program, make sure they "
+                "are valid HTTP/1.1.",
+                {not_origin, "", ""}};
+    case failure::request_timeout:
+        return {"The edge did not receive the complete request in time, so it closed the connection.",
+                "Check your network connection and try again.",
+                {not_origin, "", ""}};
+    case failure::header_too_large:
+        return {"The request headers were larger than the edge accepts.",
+                "Clear the cookies for this website and try again: many or large cookies are the usual cause.",
+                {not_origin, "If your website sets many or large cookies, make them fewer or smaller.", ""}};
+    case failure::uri_too_long:
+        return {"The address (URL) of the request was longer than the edge accepts.",
+                "Check the address: a link that keeps growing (for example a redirect loop that appends to "
+                "the query string) is the usual cause.",
+                {not_origin, "If your website builds long URLs, send the data in a request body instead.", ""}};
+    case failure::not_implemented:
+        return {"The request used a transfer coding the edge does not support.",
+                "Send the request body with `Content-Length`, or with `Transfer-Encoding: chunked`.",
+                {not_origin, "", ""}};
+    }
+    return {"", "", {"", "", ""}};
+}
+
+std::string plain_fix(failure f, std::string_view host) {
+    std::string out;
+    for (auto bullet : text_for(f).owner) {
+        if (bullet.empty()) continue;
+        if (!out.empty()) out += ' ';
+        for (std::size_t i = 0; i < bullet.size(); ++i) {
+            if (bullet[i] == '`') continue;
+            if (bullet.substr(i).starts_with("{host}")) {
+                out += host;
+                i += 5;
+                continue;
+            }
+            out += bullet[i];
+        }
+    }
+    return out;
+}
+
 std::string describe_connect(connect_result const& cr, config::origin_timeouts const& t) {
     std::string const ms = std::to_string(cr.connect_time.count() / 1000);
     std::string const from = cr.source.empty() ? std::string{} : " from " + cr.source;

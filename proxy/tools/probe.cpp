@@ -41,31 +41,6 @@ struct verdict {
     unsigned origin_status = 0;
 };
 
-std::string fix_for(failure f) {
-    switch (f) {
-    case failure::connect_timeout:
-        return "the handshake never completed: allow the edge's (source) addresses in the origin's firewall "
-               "(iptables, security groups, .htaccess), check that the origin is up and not overloaded, and "
-               "that the address is the server's real one";
-    case failure::connect_refused:
-        return "nothing accepted the connection: start the application, check that it listens on this "
-               "address and port, and that no firewall REJECT rule answers for it";
-    case failure::unreachable:
-        return "no route to the origin: check the address, the routing table and any VPC/route rules that "
-               "swallow it";
-    case failure::dns_failed:
-        return "the name does not resolve: add or fix its A/AAAA record (or /etc/hosts entry)";
-    case failure::read_timeout:
-        return "connected, but no response head in time: the application is too slow for this request; "
-               "move long work to background jobs or raise the read timeout";
-    case failure::request_not_acked:
-        return "the origin did not acknowledge the request: check the origin's network path and load";
-    default:
-        return "the origin answered something that is not a valid HTTP response (or closed/reset the "
-               "connection): check the application's logs and crashes, and response header sizes";
-    }
-}
-
 net::awaitable<verdict> probe(probe_options const& o, config::host_port server, std::string path, bool send_get) {
     verdict v;
     config::origin_timeouts t;
@@ -87,7 +62,7 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
         v.code = i.status;
         v.cause = std::string(name(cr.why)) + ": " + describe_connect(cr, t);
         v.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
-        v.fix = fix_for(cr.why);
+        v.fix = plain_fix(cr.why, server.host);
         co_return v;
     }
     v.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
@@ -122,7 +97,7 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
         v.code = info(f).status;
         v.cause = std::string(name(f)) + ": " +
                   describe_response(f, cr.address, ec, t, 8192, v.first_byte_ms);
-        v.fix = fix_for(f);
+        v.fix = plain_fix(f, server.host);
         co_return v;
     }
     v.reachable = true;
