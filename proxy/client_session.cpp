@@ -215,11 +215,17 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
         co_await answer(failure::bad_request, x, false);
         co_return std::nullopt;
     }
-    if (req.count(http::field::transfer_encoding) && !parser.chunked()) {
-        // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last).
-        x.fail(failure::not_implemented, "client_header", "unsupported Transfer-Encoding");
-        co_await answer(failure::not_implemented, x, false);
-        co_return std::nullopt;
+    if (failure f; req.count(http::field::transfer_encoding)) {
+        // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last, once).
+        if (auto why = judge_transfer_encoding(req, f); !why.empty() || !parser.chunked()) {
+            if (why.empty()) {
+                f = failure::not_implemented;
+                why = "unsupported Transfer-Encoding";
+            }
+            x.fail(f, "client_header", std::move(why));
+            co_await answer(f, x, false);
+            co_return std::nullopt;
+        }
     }
     auto t = resolve_target(req, static_cast<std::size_t>(cfg.edge.max_url));
     x.host = t.host;

@@ -143,7 +143,10 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                                      ? body_framing::none
                                  : parser.chunked() ? body_framing::chunked
                                                     : body_framing::length;
-    forward_context const ctx{client_ip_, "http", x.ray, t.authority, t.origin_target(), cfg.chaos.header};
+    // An HTTP/1.0 request without Host still gives the origin one: the first server's, as nginx
+    // sends its upstream's name.
+    std::string_view const host = t.authority.empty() ? std::string_view(o.servers.front().text) : t.authority;
+    forward_context const ctx{client_ip_, "http", x.ray, host, t.origin_target(), cfg.chaos.header};
     if (!write_origin_request(wire_, req, framing, ctx)) {
         x.fail(failure::header_too_large, "client_header",
                "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +

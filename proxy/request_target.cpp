@@ -28,7 +28,57 @@ std::string lowercase_host(std::string_view authority) {
     return h;
 }
 
+// RFC 9110 tchar.
+bool is_tchar(char c) noexcept {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+std::string_view trim_ows(std::string_view v) noexcept {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
 } // namespace
+
+std::string judge_transfer_encoding(http::request_header<> const& req, failure& error) {
+    // Every element of every field, in order: token [; parameters].
+    bool chunked_seen = false;
+    auto const [begin, end] = req.equal_range(http::field::transfer_encoding);
+    for (auto it = begin; it != end; ++it) {
+        std::string_view list = it->value();
+        while (!list.empty()) {
+            auto const comma = list.find(',');
+            std::string_view element = trim_ows(list.substr(0, comma));
+            list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+            if (element.empty()) continue;  // RFC 9110 5.6.1: empty list elements are ignored
+            std::string_view const coding = trim_ows(element.substr(0, element.find(';')));
+            if (coding.empty() || !std::all_of(coding.begin(), coding.end(), is_tchar)) {
+                error = failure::bad_request;
+                return "Transfer-Encoding is not a list of transfer codings";
+            }
+            if (chunked_seen) {
+                error = failure::not_implemented;
+                return "a transfer coding after chunked";
+            }
+            if (boost::beast::iequals(coding, "chunked")) {
+                chunked_seen = true;
+                continue;
+            }
+            static constexpr std::string_view known[] = {"gzip", "x-gzip", "deflate", "compress", "x-compress"};
+            if (std::none_of(std::begin(known), std::end(known), [&](auto k) { return boost::beast::iequals(coding, k); })) {
+                error = failure::not_implemented;
+                return "unsupported transfer coding";
+            }
+        }
+    }
+    if (begin != end && !chunked_seen) {
+        error = failure::not_implemented;
+        return "Transfer-Encoding not ending in chunked";
+    }
+    return {};
+}
 
 bool valid_host_port(std::string_view authority) noexcept {
     if (authority.empty()) return false;

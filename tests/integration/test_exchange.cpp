@@ -428,3 +428,20 @@ TEST_CASE("every answer is logged and counted: the edge's own 400/408/431/501 an
     CHECK(m.find("edge522_requests_total{origin=\"\",code=\"501\"} 1") != std::string::npos);
     CHECK(m.find("origin=\"app\",code=\"522\"") == std::string::npos);
 }
+
+TEST_CASE("fuzz findings: HTTP/1.0 without Host gets a Host toward the origin; a TE list with junk is refused",
+          "[exchange][fuzz]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    auto r = client(e.port()).request("GET / HTTP/1.0\r\n\r\n");
+    REQUIRE(r.status == 200);
+    CHECK(r.body.find("Host: " + o.address() + "\r\n") != std::string::npos);
+    auto junk = client(e.port()).request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding:\xdd\r\n"
+                                         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    CHECK(junk.status == 400);
+    auto unknown = client(e.port()).request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: br, chunked\r\n\r\n0\r\n\r\n");
+    CHECK(unknown.status == 501);
+    auto twice = client(e.port()).request("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n");
+    CHECK(twice.status == 501);
+    CHECK(o.requests() == 1);
+}
