@@ -161,7 +161,7 @@ TEST_CASE("a request target over max_url is a 414", "[exchange][target]") {
     CHECK(o.requests() == 0);
 }
 
-TEST_CASE("repeated X-Forwarded-For and CDN-Loop lines are combined; Transfer-Encoding goes as it came",
+TEST_CASE("repeated X-Forwarded-For and CDN-Loop lines are combined: Transfer-Encoding goes as it came",
           "[exchange][headers]") {
     origin o(origin::behaviour::healthy);
     edge e(simple_config({o.address()}));
@@ -429,7 +429,7 @@ TEST_CASE("every answer is logged and counted: the edge's own 400/408/431/501 an
     CHECK(m.find("origin=\"app\",code=\"522\"") == std::string::npos);
 }
 
-TEST_CASE("fuzz findings: HTTP/1.0 without Host gets a Host toward the origin; a TE list with junk is refused",
+TEST_CASE("fuzz findings: HTTP/1.0 without Host gets a Host toward the origin: a TE list with junk is refused",
           "[exchange][fuzz]") {
     origin o(origin::behaviour::healthy);
     edge e(simple_config({o.address()}));

@@ -120,7 +120,7 @@ TEST_CASE("Expect: 100-continue is answered by the edge", "[proxy][body]") {
     CHECK(o.last_head().find("Expect") == std::string::npos);
 }
 
-TEST_CASE("a chunked response streams through as chunked; HEAD gets no body", "[proxy][body]") {
+TEST_CASE("a chunked response streams through as chunked: HEAD gets no body", "[proxy][body]") {
     origin o(origin::behaviour::stream);
     o.stream_bytes = 1000000;
     o.stream_chunked = true;

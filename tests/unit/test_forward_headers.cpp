@@ -77,7 +77,7 @@ TEST_CASE("upgrade requests keep Upgrade and Connection: upgrade", "[headers]") 
     CHECK(req[http::field::connection] == "upgrade");
 }
 
-TEST_CASE("the origin gets Cloudflare's headers; client copies are replaced, lists appended with \", \"", "[headers]") {
+TEST_CASE("the origin gets Cloudflare's headers: client copies are replaced, lists appended with \", \"", "[headers]") {
     auto f = to_origin("GET / HTTP/1.0\r\nHost: a.test\r\nCF-Connecting-IP: 6.6.6.6\r\nCF-Ray: forged\r\n"
                        "X-Forwarded-Proto: https\r\nExpect: 100-continue\r\n\r\n");
     REQUIRE(f.ok);
@@ -129,7 +129,7 @@ TEST_CASE("the chaos header is never forwarded", "[headers]") {
     CHECK(f.wire.find("blackhole") == std::string::npos);
 }
 
-TEST_CASE("the client gets an HTTP/1.1 status line, Server, CF-Ray and Date; X-Accel-* dropped", "[headers]") {
+TEST_CASE("the client gets an HTTP/1.1 status line, Server, CF-Ray and Date: X-Accel-* dropped", "[headers]") {
     auto w = to_client("HTTP/1.0 200 OK\r\nServer: nginx\r\nX-Accel-Redirect: /x\r\nConnection: keep-alive\r\n"
                        "CF-Ray: forged\r\n\r\n");
     CHECK(w.starts_with("HTTP/1.1 200 OK\r\n"));
