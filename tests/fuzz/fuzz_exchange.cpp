@@ -182,13 +182,24 @@ void check_common(head const& h, char const* who, std::string_view bytes) {
         fail_head(who, "Content-Length is not one plain number", bytes);
     if (h.count("Content-Length") && h.count("Transfer-Encoding"))
         fail_head(who, "both Content-Length and Transfer-Encoding", bytes);
-    // One Transfer-Encoding whose last coding is chunked ("gzip, chunked" is relayed as it came).
+    // One Transfer-Encoding: a list of tokens (RFC 9112 6.1; parameters aside) whose last is chunked
+    // ("gzip, chunked" is relayed as it came). A coding that is not a token makes parsers disagree
+    // on whether the body is chunked: the next hop would frame it differently (smuggling).
     if (h.count("Transfer-Encoding") > 1) fail_head(who, "more than one Transfer-Encoding", bytes);
     if (h.count("Transfer-Encoding")) {
-        auto te = h.get("Transfer-Encoding");
-        auto const comma = te.rfind(',');
-        if (!iequals(trim(comma == std::string_view::npos ? te : te.substr(comma + 1)), "chunked"))
-            fail_head(who, "Transfer-Encoding whose last coding is not chunked", bytes);
+        std::string_view te = h.get("Transfer-Encoding");
+        std::string_view last;
+        while (!te.empty()) {
+            auto const comma = te.find(',');
+            auto coding = trim(te.substr(0, comma));
+            coding = trim(coding.substr(0, coding.find(';')));
+            if (!coding.empty()) {
+                if (!is_token(coding)) fail_head(who, "a transfer-coding that is not a token", bytes);
+                last = coding;
+            }
+            te = comma == std::string_view::npos ? std::string_view{} : te.substr(comma + 1);
+        }
+        if (!iequals(last, "chunked")) fail_head(who, "Transfer-Encoding whose last coding is not chunked", bytes);
     }
     if (h.count("Connection") > 1) fail_head(who, "more than one Connection", bytes);
 }
