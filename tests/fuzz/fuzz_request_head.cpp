@@ -1,12 +1,14 @@
 // bytes -> the client request head path of proxy/client_session.cpp, without the sockets: the head
 // reader's guard (no line over max_field_line before the parser sees it, http_io's read_head) and
 // put_nothrow into Beast's request_parser<buffer_body> (header_limit = max_request_header, body
-// limit none), then the production decisions (400 for Transfer-Encoding in HTTP/1.0, 501 for a
-// transfer-coding that does not end in chunked, resolve_target: 414 / 400 for the target and Host),
+// limit none), then the production decisions (400 for Transfer-Encoding in HTTP/1.0,
+// judge_transfer_encoding: 400 / 501 unless a list of known codings ending in one chunked;
+// resolve_target: 414 / 400 for the target and Host),
 // route by the target's host, and write_origin_request with the body framing the session picks.
 // The head the edge would send to the origin is parsed again by a fresh parser: it must parse and
 // carry the client's end-to-end fields in order with their values, then the edge's own; no
-// hop-by-hop field; one Host (the authority the edge routed on); one plain Content-Length or the
+// hop-by-hop field; one Host (the authority the edge routed on, or the origin server's name for
+// HTTP/1.0 without one); one plain Content-Length or the
 // client's Transfer-Encoding, never both, framing the body as the client did (no smuggling
 // introduced by the edge). Pipelined requests in the same bytes are taken one after the other.
 //
@@ -131,8 +133,8 @@ std::vector<std::pair<std::string_view, std::string_view>> end_to_end(http::requ
 }
 
 // Checks one request the edge decided to forward.
-void check_forwarded(request_parser const& client, request_target const& t, body_framing framing,
-                     std::string const& head) {
+void check_forwarded(request_parser const& client, request_target const& t, std::string_view host,
+                     body_framing framing, std::string const& head) {
     auto const& req = client.get();
     bool const upgrade = is_upgrade_request(req);
     request_parser again;
@@ -183,9 +185,10 @@ void check_forwarded(request_parser const& client, request_target const& t, body
     FUZZ_CHECK(again.content_length() == (framing == body_framing::length ? client.content_length() : boost::none));
     if (framing == body_framing::none) FUZZ_CHECK(again.is_done());
 
-    // The origin sees the authority the edge routed on (one Host), or none only for HTTP/1.0 without one.
-    FUZZ_CHECK(out.count(http::field::host) == (t.authority.empty() ? 0u : 1u));
-    if (!t.authority.empty()) FUZZ_CHECK(out[http::field::host] == t.authority);
+    // The origin sees one Host (RFC 9112 3.2): the authority the edge routed on, or for HTTP/1.0
+    // without one the origin server's name.
+    FUZZ_CHECK(out.count(http::field::host) == 1);
+    FUZZ_CHECK(out[http::field::host] == host);
     if (t.authority.empty()) FUZZ_CHECK(req.version() < 11);
 }
 
@@ -207,7 +210,10 @@ void run(std::string_view in, std::size_t max_request_header) {
         (void)negotiate(req[http::field::accept]);
 
         if (req.count(http::field::transfer_encoding) && req.version() < 11) return;  // 400, close
-        if (req.count(http::field::transfer_encoding) && !p.chunked()) return;        // 501, close
+        if (req.count(http::field::transfer_encoding)) {
+            failure f{};
+            if (!judge_transfer_encoding(req, f).empty() || !p.chunked()) return;  // 400 / 501, close
+        }
         auto const t = resolve_target(req, max_url);
         if (!t.ok()) return;  // 414 / 400 / 501, close
         FUZZ_CHECK(req.target().size() <= max_url);
@@ -225,7 +231,9 @@ void run(std::string_view in, std::size_t max_request_header) {
             body_framing const framing = p.is_done() && !p.chunked() && !p.content_length() ? body_framing::none
                                          : p.chunked()                                      ? body_framing::chunked
                                                                                             : body_framing::length;
-            forward_context const ctx{client_ip, "http", "0123456789abcdef-LOC", t.authority, t.origin_target(), ""};
+            // An HTTP/1.0 request without Host gets the first server's name (exchange.cpp).
+            std::string_view const host = t.authority.empty() ? std::string_view(o->servers.front().text) : t.authority;
+            forward_context const ctx{client_ip, "http", "0123456789abcdef-LOC", host, t.origin_target(), ""};
             std::string head;
             // The two lines the edge extends: "X-Forwarded-For: [values, ]ip\r\n", "CDN-Loop: [values, ]cloudflare\r\n".
             auto const xff = joined(req, "X-Forwarded-For").size(), loop = joined(req, "CDN-Loop").size();
@@ -235,7 +243,7 @@ void run(std::string_view in, std::size_t max_request_header) {
             bool const written = write_origin_request(head, req, framing, ctx);
             FUZZ_CHECK(written == !too_long);  // 431 exactly when one of them would pass max_field_line
             if (!written) return;
-            check_forwarded(p, t, framing, head);
+            check_forwarded(p, t, host, framing, head);
         }
         if (!skip_body(p, in)) return;
         if (!p.keep_alive()) return;
