@@ -190,7 +190,9 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
             x.fail(failure::header_too_large, "client_header",
                    r.status == head_status::field_too_large
                        ? "a request header line over " + std::to_string(max_field_line) + " bytes"
-                       : "request head over " + std::to_string(cfg.edge.max_request_header) + " bytes");
+                       : r.bytes < cfg.edge.max_request_header
+                           ? std::string("a folded (obs-fold) request header value over 4 KiB")
+                           : "request head over " + std::to_string(cfg.edge.max_request_header) + " bytes");
             co_await answer(failure::header_too_large, x, false);
         } else if (r.status == head_status::error && timed_out_as(r.ec, phase::head) == beast::error::timeout) {
             // Some bytes arrived but not a whole head in time: 408, as nginx and Cloudflare do.

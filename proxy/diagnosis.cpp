@@ -1,6 +1,10 @@
 #include "proxy/diagnosis.hpp"
 
+#include <boost/beast/http/error.hpp>
+
 namespace edge522 {
+
+namespace http = boost::beast::http;
 
 namespace {
 
@@ -235,8 +239,9 @@ std::string describe_response(failure f, std::string_view server, boost::system:
         d = "origin " + s + " reset the connection (" + errno_name(ec) + ")";
         break;
     case failure::response_header_too_large:
-        d = ec ? "a response header line from " + s + " over 65000 bytes"
-               : "response head from " + s + " over " + std::to_string(max_response_header) + " bytes";
+        d = ec == http::error::bad_obs_fold ? "a folded (obs-fold) response header value from " + s + " over 4 KiB"
+            : ec ? "a response header line from " + s + " over 65000 bytes"
+                 : "response head from " + s + " over " + std::to_string(max_response_header) + " bytes";
         break;
     default:
         d = "origin " + s + " sent something that is not an HTTP response" + (ec ? " (" + ec.message() + ")" : "");

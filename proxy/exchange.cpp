@@ -372,9 +372,19 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
             break;
         }
         x.fail(f, "response",
-               describe_response(f, x.server, r.status == head_status::field_too_large ? http::error::header_limit : ec,
+               describe_response(f, x.server, r.status == head_status::field_too_large ? http::error::header_limit
+                                              : r.status == head_status::too_large && r.bytes < limit
+                                                  ? http::error::bad_obs_fold  // a folded value over 4 KiB
+                                                  : ec,
                                  o.timeouts, cfg.edge.max_response_header, ms_since(waited_from)));
         co_return step::failed;
+    }
+    if (failure f; rp->get().count(http::field::transfer_encoding)) {
+        // Framing the client could read differently than the edge does is not relayed.
+        if (auto why = judge_transfer_encoding(rp->get(), f); !why.empty() && f == failure::bad_request) {
+            x.fail(failure::invalid_response, "response", "origin " + x.server + " sent an invalid Transfer-Encoding");
+            co_return step::failed;
+        }
     }
     if (rp->get().result() == http::status::switching_protocols && !x.upgrade) {
         x.fail(failure::invalid_response, "response",

@@ -42,7 +42,7 @@ std::string_view trim_ows(std::string_view v) noexcept {
 
 } // namespace
 
-std::string judge_transfer_encoding(http::request_header<> const& req, failure& error) {
+std::string judge_transfer_encoding(http::fields const& req, failure& error) {
     // Every element of every field, in order: token [; parameters].
     bool chunked_seen = false;
     auto const [begin, end] = req.equal_range(http::field::transfer_encoding);

@@ -445,3 +445,20 @@ TEST_CASE("fuzz findings: HTTP/1.0 without Host gets a Host toward the origin: a
     CHECK(twice.status == 501);
     CHECK(o.requests() == 1);
 }
+
+TEST_CASE("fuzz findings: an origin's invalid Transfer-Encoding is a 520, a folded value over 4 KiB says so",
+          "[exchange][fuzz]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding:\xdd\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    edge e(simple_config({o.address()}));
+    auto r = get(e.port());
+    CHECK(r.status == 520);
+    CHECK(r.header("edge522-diagnosis").find("invalid Transfer-Encoding") != std::string::npos);
+
+    origin f(origin::behaviour::raw);
+    f.raw_response = "HTTP/1.1 200 OK\r\nX-Folded: a\r\n " + std::string(5000, 'b') + "\r\nContent-Length: 0\r\n\r\n";
+    edge e2(simple_config({f.address()}));
+    auto folded = get(e2.port());
+    CHECK(folded.status == 520);
+    CHECK(folded.header("edge522-diagnosis").find("folded") != std::string::npos);
+}
