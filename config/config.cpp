@@ -24,19 +24,17 @@ namespace {
 // asks for TLS or an access rule must not get a proxy that silently does without. Paths are written
 // without array indices ("origins.tls" covers every origins[N].tls). Remove a line when its feature
 // lands.
-constexpr std::array<std::string_view, 9> unsupported_keys{
+constexpr std::array<std::string_view, 7> unsupported_keys{
     "edge.listen_tls",
     "edge.cert",
     "edge.key",
-    "chaos.header",
     "origins.tls",
     "origins.tls_verify",
     "origins.tls_sni",
     "origins.tls_ca",
-    "origins.faults",
 };
 
-// Section 5 of SPEC.md.
+// Section 5 of SPEC.md, in the order of enum class fault_type.
 constexpr std::array<std::string_view, 13> fault_types{
     "blackhole", "syn_loss", "connect_delay", "refuse",  "unreachable", "dns_fail", "response_delay",
     "no_ack",    "reset",    "empty",         "garbage", "tls_fail",    "bad_cert",
@@ -953,7 +951,7 @@ private:
                                                                : edge522::config::firewall_action::drop;
                      return changed;
                  }},
-                {"faults", [&](toml::node const& n, std::string const& p) { return read_faults(n, p); }},
+                {"faults", [&](toml::node const& n, std::string const& p) { return read_faults(n, p, o.faults); }},
             });
 
         if (!t.contains("name"))
@@ -994,9 +992,8 @@ private:
         return changed;
     }
 
-    // [[origins.faults]]: checked against SPEC section 5 so that the day faults land, configs written
-    // today are already right. Returns true when there is any fault (all unsupported for now).
-    bool read_faults(toml::node const& node, std::string const& path)
+    // [[origins.faults]] (SPEC section 5), into `out`. Every field is checked where it is written.
+    bool read_faults(toml::node const& node, std::string const& path, std::vector<fault>& out)
     {
         auto const* a = node.as_array();
         if (!a) {
@@ -1011,16 +1008,20 @@ private:
                 error_at(element, p, "expected a table, got " + type_name(element));
                 continue;
             }
-            std::string type;
-            duration delay{}, jitter{};
+            fault f;
             walk(
                 *t, p,
                 {
                     {"type",
                      [&](toml::node const& n, std::string const& fp) {
                          auto const* s = want_string(n, fp);
-                         if (s && std::find(fault_types.begin(), fault_types.end(), *s) == fault_types.end())
-                             error_at(n, fp, quote(*s) + " is not a fault type (see SPEC section 5)");
+                         std::string why;
+                         if (s) {
+                             if (auto ft = parse_fault_type(*s, why))
+                                 f.type = *ft;
+                             else
+                                 error_at(n, fp, why);
+                         }
                          return false;
                      }},
                     {"probability",
@@ -1030,6 +1031,8 @@ private:
                              error_at(n, fp, "expected a number from 0 to 1, got " + type_name(n));
                          else if (!(*v >= 0.0 && *v <= 1.0))
                              error_at(n, fp, "must be from 0 to 1");
+                         else
+                             f.probability = *v;
                          return false;
                      }},
                     {"path_prefix",
@@ -1037,31 +1040,34 @@ private:
                          auto const* s = want_string(n, fp);
                          if (s && !s->starts_with("/"))
                              error_at(n, fp, quote(*s) + R"( must start with "/")");
+                         else if (s)
+                             f.path_prefix = *s;
                          return false;
                      }},
                     {"delay",
                      [&](toml::node const& n, std::string const& fp) {
-                         return read_duration(n, fp, delay, zero::allowed);
+                         read_duration(n, fp, f.delay, zero::allowed);
+                         return false;
                      }},
                     {"jitter",
                      [&](toml::node const& n, std::string const& fp) {
-                         return read_duration(n, fp, jitter, zero::allowed);
+                         read_duration(n, fp, f.jitter, zero::allowed);
+                         return false;
                      }},
                     {"schedule",
                      [&](toml::node const& n, std::string const& fp) {
                          auto const* st = want_table(n, fp);
                          if (!st)
                              return false;
-                         duration up{}, down{};
                          walk(*st, fp,
                               {
                                   {"up",
                                    [&](toml::node const& sn, std::string const& sp) {
-                                       return read_duration(sn, sp, up, zero::rejected);
+                                       return read_duration(sn, sp, f.up, zero::rejected);
                                    }},
                                   {"down",
                                    [&](toml::node const& sn, std::string const& sp) {
-                                       return read_duration(sn, sp, down, zero::rejected);
+                                       return read_duration(sn, sp, f.down, zero::rejected);
                                    }},
                               });
                          if (!st->empty() && (!st->contains("up") || !st->contains("down")))
@@ -1073,8 +1079,9 @@ private:
                 });
             if (!t->contains("type"))
                 error(begin_of(t->source()), p + R"(: missing type, e.g. type = "blackhole")");
+            out.push_back(std::move(f));
         }
-        return !a->empty();
+        return false;
     }
 
     // --- the second pass: what needs the whole config ---
@@ -1146,6 +1153,33 @@ private:
 };
 
 } // namespace
+
+std::string_view name(fault_type t) noexcept
+{
+    return fault_types[static_cast<std::size_t>(t)];
+}
+
+bool connect_phase(fault_type t) noexcept
+{
+    return t <= fault_type::dns_fail;
+}
+
+std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error)
+{
+    auto it = std::find(fault_types.begin(), fault_types.end(), text);
+    if (it == fault_types.end()) {
+        error = "\"" + std::string(text.substr(0, 64)) +
+                "\" is not a fault type (blackhole syn_loss connect_delay refuse unreachable dns_fail "
+                "response_delay no_ack reset empty garbage; see SPEC section 5)";
+        return std::nullopt;
+    }
+    auto const t = static_cast<fault_type>(it - fault_types.begin());
+    if (t == fault_type::tls_fail || t == fault_type::bad_cert) {
+        error = "\"" + std::string(text) + "\" needs TLS to origins, which this build does not have yet";
+        return std::nullopt;
+    }
+    return t;
+}
 
 std::optional<host_port> parse_host_port(std::string_view text, std::string& error)
 {

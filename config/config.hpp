@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace edge522::config {
@@ -87,6 +88,35 @@ struct admin_section {
     std::string token;
 };
 
+// SPEC section 5. tls_fail and bad_cert are named (so that configs written for them read as
+// faults) but refused until TLS to origins exists.
+enum class fault_type {
+    blackhole, syn_loss, connect_delay, refuse, unreachable, dns_fail,  // connect phase
+    response_delay, no_ack, reset, empty, garbage,                     // after the connect
+    tls_fail, bad_cert,
+};
+
+// One emulated failure of an origin, as written in [[origins.faults]], the admin API's JSON or the
+// [chaos].header value. Validated by whoever parsed it (check_fault_type / the readers).
+struct fault {
+    fault_type type = fault_type::blackhole;
+    double probability = 1.0;        // 0..1; for syn_loss: per SYN (the fault itself always applies)
+    std::string path_prefix = "/";   // only requests whose path starts with this
+    duration delay{0};               // connect_delay, response_delay
+    duration jitter{0};              // +- uniformly around delay (never below 0)
+    duration up{0};                  // schedule: off for `up`, then on for `down`, repeating from the
+    duration down{0};                //   fault's creation; both 0 = always on
+
+    bool scheduled() const noexcept { return up.count() > 0 && down.count() > 0; }
+    bool operator==(fault const&) const = default;
+};
+
+std::string_view name(fault_type t) noexcept;
+// The type of `text`, or nullopt with `error` naming why (unknown type, or one this build cannot
+// emulate: tls_fail / bad_cert need TLS to origins).
+std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error);
+bool connect_phase(fault_type t) noexcept;
+
 struct chaos_section {
     std::uint64_t seed = 0;
     std::string header;  // "" = off
@@ -111,6 +141,7 @@ struct origin {
     std::optional<std::vector<std::string>> egress;  // present: replaces [edge].egress
     std::vector<cidr> firewall_allow;      // non-empty: emulate the origin's firewall
     firewall_action firewall = firewall_action::drop;
+    std::vector<fault> faults;             // [[origins.faults]], in file order
 };
 
 struct config {

@@ -1,5 +1,6 @@
 #include "proxy/admin.hpp"
 
+#include "proxy/faults.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/worker.hpp"
 
@@ -15,6 +16,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
 
@@ -124,12 +126,15 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
 
     json::value origins_json(config::config const& cfg) {
         json::array out;
+        auto const table = fault_registry::process().snapshot();
         for (auto const& o : cfg.origins) {
-            json::array hosts, servers;
+            json::array hosts, servers, faults;
             for (auto const& h : o.hosts) hosts.emplace_back(h);
             for (auto const& s : o.servers) servers.emplace_back(s.text);
+            if (auto const* list = table->of(o.name))
+                for (auto const& f : *list) faults.emplace_back(fault_to_json(f));
             out.emplace_back(json::object{{"name", o.name}, {"hosts", hosts}, {"servers", servers},
-                                          {"failover", o.failover}, {"faults", json::array{}}});
+                                          {"failover", o.failover}, {"faults", faults}});
         }
         return json::object{{"origins", out}};
     }
@@ -142,6 +147,13 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         std::string_view allow;
         std::string_view not_found = "no such admin endpoint";
     };
+    // /origins/NAME/faults[/ID] -> NAME, ID ("" when absent); find() has checked the shape.
+    static std::pair<std::string_view, std::string_view> fault_path(std::string_view path) {
+        auto rest = path.substr(9);
+        auto const name = rest.substr(0, rest.find('/'));
+        rest.remove_prefix(name.size() + 1 + 6);  // "/faults"
+        return {name, rest.empty() ? rest : rest.substr(1)};
+    }
     static match find(std::string_view path, config::config const& cfg) {
         if (path == "/healthz") return {resource::healthz, "GET, HEAD"};
         if (path == "/metrics") return {resource::metrics, "GET, HEAD"};
@@ -202,6 +214,11 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         }
         case resource::metrics: {
             auto metrics = co_await collect();
+            auto const table = fault_registry::process().snapshot();
+            for (auto const& o : cfg->origins) {
+                auto const* list = table->of(o.name);
+                metrics.faults_active[o.name] = list ? list->size() : 0;
+            }
             response res{http::status::ok, 11};
             res.set(http::field::content_type, "text/plain; version=0.0.4");
             res.body() = render_prometheus(metrics);
@@ -221,14 +238,47 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
             co_return json_response(http::status::bad_request, json::object{{"error", "config rejected"}, {"errors", list}});
         }
         case resource::reset:
-            // No run-time faults can exist in this build (faults are not implemented yet).
+            fault_registry::process().reset();
             co_return response{http::status::no_content, 11};
         case resource::faults:
-        case resource::fault:
+            if (req.method() == http::verb::delete_) {
+                fault_registry::process().clear(fault_path(target).first);
+                co_return response{http::status::no_content, 11};
+            }
+            co_return add_fault(fault_path(target).first, req.body());
+        case resource::fault: {
+            auto const [origin, id] = fault_path(target);
+            co_return remove_fault(origin, id);
+        }
         case resource::none:
             break;
         }
-        co_return error(http::status::not_implemented, "faults are not supported by this build yet");
+        co_return error(http::status::not_found, "no such admin endpoint");
+    }
+
+    // POST /origins/NAME/faults: a bad body changes nothing.
+    static response add_fault(std::string_view origin, std::string const& body) {
+        boost::system::error_code ec;
+        auto v = json::parse(body, ec);
+        if (ec) return error(http::status::bad_request, "body: not JSON (" + ec.message() + ")");
+        std::string why;
+        auto f = fault_from_json(v, why);
+        if (!f) return error(http::status::bad_request, why);
+        auto const id = fault_registry::process().add(origin, *f);
+        spdlog::info("admin: fault {} ({}) added to origin {}", id, config::name(f->type), origin);
+        return json_response(http::status::created, json::object{{"id", id}});
+    }
+
+    static response remove_fault(std::string_view origin, std::string_view id_text) {
+        std::uint64_t id = 0;
+        bool digits = !id_text.empty() && id_text.size() <= 18;
+        for (char c : id_text) {
+            digits = digits && c >= '0' && c <= '9';
+            if (digits) id = id * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (!digits || !fault_registry::process().remove(origin, id))
+            return error(http::status::not_found, "unknown fault id");
+        return response{http::status::no_content, 11};
     }
 
     net::awaitable<void> serve(tcp::socket socket) {

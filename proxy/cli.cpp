@@ -4,6 +4,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
 #include "proxy/tools/demo.hpp"
+#include "proxy/tools/fault_cli.hpp"
 #include "proxy/tools/probe.hpp"
 #include "proxy/tools/tarpit.hpp"
 
@@ -105,6 +106,33 @@ int cli_main(int argc, char** argv) {
     probe->add_option("--from", popt.from, "source address to connect from (an egress address)");
     probe->add_flag("--json", popt.json, "one JSON object: code, cause, fix, connect_ms, ...");
 
+    auto* fault = app.add_subcommand("fault", "add, list and remove emulated faults of a running edge through "
+                                     "its admin API; exit 0 ok, 1 with the API's error, 2 when the edge cannot "
+                                     "be reached");
+    tools::fault_cli_options fopt;
+    fault->add_option("--admin", fopt.admin, "the edge's admin address (default 127.0.0.1:9522)");
+    fault->add_option("--token", fopt.token, "admin bearer token (default: $EDGE522_ADMIN_TOKEN)");
+    fault->require_subcommand(1, 1);
+    auto* fault_add = fault->add_subcommand("add", "add a run-time fault to an origin: ORIGIN TYPE [options]");
+    fault_add->add_option("origin", fopt.origin, "origin name")->required();
+    fault_add->add_option("type", fopt.type, "blackhole syn_loss connect_delay refuse unreachable dns_fail "
+                          "response_delay no_ack reset empty garbage")->required();
+    auto opt = [&](char const* flag, std::optional<std::string>& into, char const* what) {
+        fault_add->add_option_function<std::string>(flag, [&into](std::string const& v) { into = v; }, what);
+    };
+    opt("--probability", fopt.probability, "0..1 (default 1; syn_loss: per SYN)");
+    opt("--delay", fopt.delay, "e.g. 2s (connect_delay, response_delay)");
+    opt("--jitter", fopt.jitter, "e.g. 100ms: the delay varies by up to this either way");
+    opt("--path", fopt.path, "only requests whose path starts with this (default /)");
+    opt("--schedule", fopt.schedule, "UP,DOWN e.g. 30s,10s: off for UP, on for DOWN, repeating");
+    fault->add_subcommand("list", "every origin with its faults (config and run-time, with ids)");
+    auto* fault_rm = fault->add_subcommand("rm", "remove fault ID of ORIGIN, or all of ORIGIN's faults");
+    fault_rm->add_option("origin", fopt.origin, "origin name")->required();
+    fault_rm->add_option("id", fopt.id, "fault id (default: every fault of the origin)");
+    fault->add_subcommand("reset", "remove every run-time fault");
+    for (auto const* name : {"add", "list", "rm", "reset"})
+        fault->get_subcommand(name)->fallthrough();  // --admin / --token after the action too
+
     try {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& e) {
@@ -124,6 +152,10 @@ int cli_main(int argc, char** argv) {
         return do_check(named.front());
     }
     if (*tarpit) return tools::run_tarpit(tarpit_listen, tarpit_mode);
+    if (*fault) {
+        for (auto const* sub : fault->get_subcommands()) fopt.action = sub->get_name();
+        return tools::run_fault_cli(fopt);
+    }
     if (*demo) {
         spdlog::set_default_logger(spdlog::stderr_color_mt("edge522"));
         spdlog::set_level(log_level.empty() ? spdlog::level::info : spdlog::level::from_str(log_level));

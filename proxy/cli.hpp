@@ -1,5 +1,5 @@
 #pragma once
-// The command line (SPEC section 2): serve, check, demo, probe, tarpit. Control path: every error is one clear message
+// The command line (SPEC section 2): serve, check, demo, probe, tarpit, fault. Control path: every error is one clear message
 // and a non-zero exit code.
 
 namespace edge522 {

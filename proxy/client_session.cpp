@@ -328,6 +328,11 @@ net::awaitable<void> client_session::linger() {
 void client_session::finish(exchange& x) {
     if (x.status == 0 && x.method.empty()) return;  // nothing asked, nothing answered
     if (x.status != 0) worker_.metrics().count_request(x.origin, x.status);
+    std::string fault_id;
+    if (x.fault) {
+        worker_.metrics().count_fault(x.origin, config::name(x.fault->spec.type));
+        fault_id = x.fault->id_text();
+    }
     bool const failed = !x.failure_name.empty();
     access_entry e;
     e.client = client_ip_;
@@ -346,6 +351,8 @@ void client_session::finish(exchange& x) {
     e.detail = failed ? std::string_view(x.diagnosis) : std::string_view{};
     e.bytes_sent = x.bytes_sent;
     e.cut = x.cut;
+    e.fault = x.fault ? config::name(x.fault->spec.type) : std::string_view{};
+    e.fault_id = fault_id;
     e.http_version = x.version;
     log_access(e);
 }

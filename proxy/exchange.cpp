@@ -10,6 +10,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -99,6 +100,38 @@ private:
     std::size_t count_ = 0;
 };
 
+// The request's fault (SPEC section 5): the one its [chaos].header names, else the first of its
+// origin's faults that applies. false: the header is bad (x.fail says why; the edge answers 400).
+bool decide_fault(config::origin const& o, request_parser const& parser, exchange& x, std::string_view path) {
+    auto const& cfg = x.cfg();
+    auto& faults = fault_registry::process();
+    if (!cfg.chaos.header.empty()) {
+        auto const& req = parser.get();
+        if (auto it = req.find(cfg.chaos.header); it != req.end()) {
+            std::string error;
+            auto spec = fault_from_header(it->value(), error);
+            if (!spec) {
+                x.fail(failure::bad_request, "client_header", cfg.chaos.header + ": " + error);
+                return false;
+            }
+            if (path.starts_with(spec->path_prefix))
+                x.fault = decide_one(*spec, 0, fault_draw{faults.seed(cfg), faults.next_sequence()});
+            return true;
+        }
+    }
+    if (!faults.any()) return true;  // no fault anywhere: no lock, no counter
+    auto const table = faults.snapshot();
+    if (auto const* list = table->of(o.name))
+        x.fault = decide(*list, path, fault_draw{faults.seed(cfg), faults.next_sequence()}, exchange::clock::now());
+    return true;
+}
+
+// Waits until `t` on `ex` (an emulated fault's time).
+net::awaitable<void> sleep_until(net::any_io_executor ex, exchange::clock::time_point t) {
+    net::steady_timer timer(ex, t);
+    co_await timer.async_wait(use_nothrow);
+}
+
 } // namespace
 
 void exchange::take_request(request_parser const& p) {
@@ -136,6 +169,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     auto const& req = parser.get();
     x.o = &o;
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
+    if (!decide_fault(o, parser, x, t.origin_target())) co_return co_await answer(failure::bad_request, x, false);
 
     // The head the origin gets, built once (a retry sends it again).
     wire_.clear();
@@ -199,10 +233,12 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
     auto const& egress = rt.egress[rt.index_of(o)];
     // The origin's bytes not yet parsed: room for the longest head plus one relay read.
     auto const buffer_max = static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
+    // A connect-phase fault is emulated on a new connection, never a pooled one.
+    bool const emulated = x.fault && config::connect_phase(x.fault->spec.type);
     for (std::size_t si = 0, attempt = 0;;) {
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
-        if (!fresh_only) {
+        if (!fresh_only && !emulated) {
             if (auto pooled = worker_.pool().take(key)) {
                 x.server = server.text;
                 x.connect_ms = -1;
@@ -213,14 +249,18 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
         ++m.connects_pending;
         connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
                               o.firewall};
-        auto cr = co_await connect_origin(server, o.timeouts, x.cfg().timeouts.dns, policy);
+        // (Not a ?: of two co_awaits: GCC 12 miscompiles that into a double free.)
+        connect_result cr;
+        if (emulated) cr = co_await connect_with_fault(server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
+        else cr = co_await connect_origin(server, o.timeouts, x.cfg().timeouts.dns, policy);
         --m.connects_pending;
         if (cr.why != failure::dns_failed || cr.stream)
             m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
         x.server = cr.address;
         x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
         if (cr.stream) co_return origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)};
-        x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect", describe_connect(cr, o.timeouts));
+        x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect",
+               emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
         // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
         if (o.failover && info(cr.why).failover && attempt == 0 && si + 1 < o.servers.size()) {
             ++si;
@@ -239,6 +279,19 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
         static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
         x.continue_sent = true;
         if (!co_await write_client(cont, x)) co_return step::client_gone;
+    }
+    if (x.fault && x.fault->spec.type == config::fault_type::no_ack) {
+        // Emulated: the request is never ACKed, so TCP_USER_TIMEOUT (request_ack) gives up on it;
+        // with request_ack = 0 the edge's own write timer does.
+        bool const user_timeout = o.timeouts.request_ack.count() > 0;
+        co_await sleep_until(client_.get_executor(),
+                             clock::now() + (user_timeout ? o.timeouts.request_ack : o.timeouts.write));
+        auto const f = user_timeout ? failure::request_not_acked : failure::write_timeout;
+        x.fail(f, "request",
+               x.fault->prefix() + describe_request_write(f, x.server, user_timeout ? make_error_code(net::error::timed_out)
+                                                                                      : make_error_code(beast::error::timeout),
+                                                          o.timeouts, false));
+        co_return step::failed;
     }
     if (link.reused && !parser.is_done() && !still_open(link.conn)) {
         // A body read from the client can be sent again only from the replay copy (64 KiB): make
@@ -339,6 +392,26 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
     auto const& o = *x.o;
     auto const limit = static_cast<std::size_t>(cfg.edge.max_response_header);
     auto const waited_from = clock::now();  // the request is sent: from here the origin owes an answer
+    if (x.fault) {
+        // Emulated response faults: the origin's answer is held back, or replaced by a failure.
+        auto const type = x.fault->spec.type;
+        auto emulate = [&](failure f, boost::system::error_code ec) {
+            x.fail(f, "response",
+                   x.fault->prefix() + describe_response(f, x.server, ec, o.timeouts, cfg.edge.max_response_header,
+                                                         ms_since(waited_from)));
+            return step::failed;
+        };
+        if (type == config::fault_type::response_delay) {
+            if (x.fault->delay >= o.timeouts.read) {
+                co_await sleep_until(client_.get_executor(), waited_from + o.timeouts.read);
+                co_return emulate(failure::read_timeout, beast::error::timeout);
+            }
+            co_await sleep_until(client_.get_executor(), waited_from + x.fault->delay);
+        }
+        if (type == config::fault_type::reset) co_return emulate(failure::connection_reset, net::error::connection_reset);
+        if (type == config::fault_type::empty) co_return emulate(failure::empty_response, net::error::eof);
+        if (type == config::fault_type::garbage) co_return emulate(failure::invalid_response, http::error::bad_version);
+    }
     arm(phase::origin_read, waited_from + o.timeouts.read);
     head_result r;
     for (;;) {

@@ -4,6 +4,7 @@
 // session's run() frame for one request; read by the access log, the metrics and the error page.
 
 #include "proxy/failure.hpp"
+#include "proxy/faults.hpp"
 #include "proxy/http_io.hpp"
 #include "proxy/transport.hpp"
 #include "proxy/worker.hpp"
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -82,6 +84,7 @@ struct exchange {
     bool replayable() const noexcept { return !body_consumed || !replay_overflow; }
     bool continue_sent = false;
     bool early_response = false;      // the origin answered before it took the whole request body
+    std::optional<fault_choice> fault;  // the emulated fault of this request, decided once in forward()
 
     // The outcome
     failure error = failure::invalid_response;

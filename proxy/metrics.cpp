@@ -26,6 +26,15 @@ void worker_metrics::count_request(std::string_view origin, unsigned status) {
     ++it->second[status];
 }
 
+void worker_metrics::count_fault(std::string_view origin, std::string_view type) {
+    auto it = faults_applied.find(origin);
+    if (it == faults_applied.end())
+        it = faults_applied.emplace(std::string(origin), std::map<std::string, std::uint64_t, std::less<>>{}).first;
+    auto t = it->second.find(type);
+    if (t == it->second.end()) t = it->second.emplace(std::string(type), 0).first;
+    ++t->second;
+}
+
 void worker_metrics::observe_connect(std::string_view origin, double seconds) {
     auto it = connect.find(origin);
     if (it == connect.end()) it = connect.emplace(std::string(origin), connect_histogram{}).first;
@@ -36,6 +45,9 @@ void worker_metrics::merge(worker_metrics const& o) {
     for (auto const& [origin, codes] : o.requests)
         for (auto const& [code, n] : codes) requests[origin][code] += n;
     for (auto const& [origin, h] : o.connect) connect[origin].merge(h);
+    for (auto const& [origin, types] : o.faults_applied)
+        for (auto const& [type, n] : types) faults_applied[origin][type] += n;
+    for (auto const& [origin, n] : o.faults_active) faults_active[origin] += n;
     connects_pending += o.connects_pending;
     connections_active += o.connections_active;
 }
@@ -83,6 +95,14 @@ std::string render_prometheus(worker_metrics const& m) {
                        m.connects_pending);
     out += "# HELP edge522_faults_applied_total Emulated faults applied, by origin and type.\n"
            "# TYPE edge522_faults_applied_total counter\n";
+    for (auto const& [origin, types] : m.faults_applied)
+        for (auto const& [type, n] : types)
+            out += fmt::format("edge522_faults_applied_total{{origin=\"{}\",type=\"{}\"}} {}\n", label(origin),
+                               label(type), n);
+    out += "# HELP edge522_faults_active Emulated faults in force (config and run-time), by origin.\n"
+           "# TYPE edge522_faults_active gauge\n";
+    for (auto const& [origin, n] : m.faults_active)
+        out += fmt::format("edge522_faults_active{{origin=\"{}\"}} {}\n", label(origin), n);
     return out;
 }
 

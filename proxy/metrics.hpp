@@ -27,10 +27,15 @@ struct worker_metrics {
     // origin ("" = the request never reached an origin) -> status code -> count
     std::map<std::string, std::map<unsigned, std::uint64_t>, std::less<>> requests;
     std::map<std::string, connect_histogram, std::less<>> connect;  // by origin
+    // origin -> fault type -> requests that got that emulated fault
+    std::map<std::string, std::map<std::string, std::uint64_t, std::less<>>, std::less<>> faults_applied;
+    // origin -> faults in force (config and run-time); filled in by the admin from the registry
+    std::map<std::string, std::uint64_t, std::less<>> faults_active;
     std::uint64_t connects_pending = 0;
     std::uint64_t connections_active = 0;
 
     void count_request(std::string_view origin, unsigned status);
+    void count_fault(std::string_view origin, std::string_view type);
     void observe_connect(std::string_view origin, double seconds);
     void merge(worker_metrics const& o);
 };

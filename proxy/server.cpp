@@ -2,6 +2,7 @@
 
 #include "proxy/access_log.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/faults.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -204,6 +205,7 @@ reload_result server::do_reload() {
     cfg_ = r.cfg;
     auto rt = std::make_shared<runtime const>(cfg_);
     for (auto& w : workers_) w->update(rt);
+    fault_registry::process().load_config(*cfg_);  // config faults replaced; run-time ones kept
     if (result.restart_required.empty()) {
         spdlog::info("reloaded {}", config_path_);
     } else {
@@ -235,6 +237,7 @@ int server::run() {
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
     auto rt = std::make_shared<runtime const>(cfg_);
+    fault_registry::process().load_config(*cfg_);
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt, open_connections_));
     if (!bind_listeners()) return 2;
 

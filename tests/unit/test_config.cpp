@@ -544,7 +544,7 @@ name = "app"
 access = { allow = [], blok = [] }
 )") == R"(edge.toml:3:24: unknown key "origins[0].access.blok")");
 
-    // A fault is reported as unsupported, and its typo as unknown as well.
+    // A fault's typo is an unknown key, like any other.
     auto errors = errors_of(R"(
 [[origins]]
 name = "app"
@@ -556,7 +556,6 @@ schedule = { up = "1s", dwn = "1s" }
     CHECK(
         errors ==
         std::vector<std::string>{
-            R"(edge.toml:3:1: origins[0].faults is not supported yet by this build)",
             R"(edge.toml:5:1: unknown key "origins[0].faults[0].propability")",
             R"(edge.toml:6:12: origins[0].faults[0].schedule: needs both up and down, e.g. { up = "30s", down = "10s" }, or {} for always on)",
             R"(edge.toml:6:25: unknown key "origins[0].faults[0].schedule.dwn")",
@@ -807,8 +806,6 @@ TEST_CASE("unsupported features are rejected and never silently ignored", "[conf
          "edge.toml:2:1: edge.listen_tls is not supported yet by this build"},
         {"[edge]\ncert = \"cert.pem\"\n", "edge.toml:2:1: edge.cert is not supported yet by this build"},
         {"[edge]\n  key = \"key.pem\"\n", "edge.toml:2:3: edge.key is not supported yet by this build"},
-        {"[chaos]\nheader = \"x-edge522-fault\"\n",
-         "edge.toml:2:1: chaos.header is not supported yet by this build"},
     };
     for (auto const& s : samples) {
         INFO(s.toml);
@@ -827,18 +824,54 @@ TEST_CASE("unsupported features are rejected and never silently ignored", "[conf
               "edge.toml:3:1: " + s.error + " is not supported yet by this build");
     }
 
-    CHECK(error_of(R"(
+}
+
+TEST_CASE("faults and the chaos header are read into the config", "[config][faults]")
+{
+    auto c = load_ok(R"(
+[chaos]
+seed = 7
+header = "x-edge522-fault"
 [[origins]]
 name = "app"
-
 [[origins.faults]]
 type = "refuse"
-)") == "edge.toml:4:1: origins[0].faults is not supported yet by this build");
-    CHECK(error_of(R"(
+[[origins.faults]]
+type = "response_delay"
+probability = 0.25
+path_prefix = "/api"
+delay = "2s"
+jitter = "100ms"
+schedule = { up = "30s", down = "10s" }
+)");
+    CHECK(c->chaos.header == "x-edge522-fault");
+    REQUIRE(c->origins[0].faults.size() == 2);
+    auto const& a = c->origins[0].faults[0];
+    CHECK(a.type == fault_type::refuse);
+    CHECK(a.probability == 1.0);
+    CHECK(a.path_prefix == "/");
+    CHECK_FALSE(a.scheduled());
+    auto const& b = c->origins[0].faults[1];
+    CHECK(b.type == fault_type::response_delay);
+    CHECK(b.probability == 0.25);
+    CHECK(b.path_prefix == "/api");
+    CHECK(b.delay == 2000ms);
+    CHECK(b.jitter == 100ms);
+    CHECK(b.up == 30s);
+    CHECK(b.down == 10s);
+    CHECK(b.scheduled());
+
+    auto inline_faults = load_ok(R"(
 [[origins]]
 name = "app"
 faults = [ { type = "blackhole", probability = 1, path_prefix = "/", delay = "0ms", jitter = "0ms", schedule = {} } ]
-)") == "edge.toml:3:1: origins[0].faults is not supported yet by this build");
+)");
+    REQUIRE(inline_faults->origins[0].faults.size() == 1);
+    CHECK(inline_faults->origins[0].faults[0].type == fault_type::blackhole);
+
+    // TLS faults are named, but need TLS to origins.
+    CHECK(error_of("[[origins]]\nname = \"app\"\n[[origins.faults]]\ntype = \"tls_fail\"\n") ==
+          R"(edge.toml:4:8: origins[0].faults[0].type: "tls_fail" needs TLS to origins, which this build does not have yet)");
 }
 
 TEST_CASE("unsupported features at their defaults are accepted", "[config][unsupported]")
@@ -895,8 +928,7 @@ probability = 0.5
     CHECK(
         faults ==
         std::vector<std::string>{
-            "edge.toml:3:1: origins[0].faults is not supported yet by this build",
-            R"(edge.toml:4:8: origins[0].faults[0].type: "meteor" is not a fault type (see SPEC section 5))",
+            R"(edge.toml:4:8: origins[0].faults[0].type: "meteor" is not a fault type (blackhole syn_loss connect_delay refuse unreachable dns_fail response_delay no_ack reset empty garbage; see SPEC section 5))",
             "edge.toml:5:15: origins[0].faults[0].probability: must be from 0 to 1",
             R"(edge.toml:6:15: origins[0].faults[0].path_prefix: "api" must start with "/")",
             R"(edge.toml:7:9: origins[0].faults[0].delay: "5" has no unit (use e.g. "19s" or "250ms"))",
