@@ -219,6 +219,9 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
                 auto const* list = table->of(o.name);
                 metrics.faults_active[o.name] = list ? list->size() : 0;
             }
+            auto const& process = process_counters::process();
+            metrics.reloads_ok = process.reloads_ok.load(std::memory_order_relaxed);
+            metrics.reloads_rejected = process.reloads_rejected.load(std::memory_order_relaxed);
             response res{http::status::ok, 11};
             res.set(http::field::content_type, "text/plain; version=0.0.4");
             res.body() = render_prometheus(metrics);

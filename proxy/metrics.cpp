@@ -4,6 +4,11 @@
 
 namespace edge522 {
 
+process_counters& process_counters::process() noexcept {
+    static process_counters counters;
+    return counters;
+}
+
 void connect_histogram::observe(double seconds) noexcept {
     ++count;
     sum += seconds;
@@ -48,6 +53,8 @@ void worker_metrics::merge(worker_metrics const& o) {
     for (auto const& [origin, types] : o.faults_applied)
         for (auto const& [type, n] : types) faults_applied[origin][type] += n;
     for (auto const& [origin, n] : o.faults_active) faults_active[origin] += n;
+    reloads_ok += o.reloads_ok;
+    reloads_rejected += o.reloads_rejected;
     connects_pending += o.connects_pending;
     connections_active += o.connections_active;
 }
@@ -103,6 +110,11 @@ std::string render_prometheus(worker_metrics const& m) {
            "# TYPE edge522_faults_active gauge\n";
     for (auto const& [origin, n] : m.faults_active)
         out += fmt::format("edge522_faults_active{{origin=\"{}\"}} {}\n", label(origin), n);
+    out += fmt::format("# HELP edge522_reloads_total Config reloads (SIGHUP and POST /reload), by result: "
+                       "rejected = the file had errors and the running config stayed.\n"
+                       "# TYPE edge522_reloads_total counter\n"
+                       "edge522_reloads_total{{result=\"ok\"}} {}\nedge522_reloads_total{{result=\"rejected\"}} {}\n",
+                       m.reloads_ok, m.reloads_rejected);
     return out;
 }
 

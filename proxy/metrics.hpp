@@ -4,6 +4,7 @@
 // the request path takes no lock and shares no cache line.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -31,6 +32,9 @@ struct worker_metrics {
     std::map<std::string, std::map<std::string, std::uint64_t, std::less<>>, std::less<>> faults_applied;
     // origin -> faults in force (config and run-time); filled in by the admin from the registry
     std::map<std::string, std::uint64_t, std::less<>> faults_active;
+    // config reloads (SIGHUP and POST /reload); filled in by the admin from process_counters
+    std::uint64_t reloads_ok = 0;
+    std::uint64_t reloads_rejected = 0;
     std::uint64_t connects_pending = 0;
     std::uint64_t connections_active = 0;
 
@@ -38,6 +42,15 @@ struct worker_metrics {
     void count_fault(std::string_view origin, std::string_view type);
     void observe_connect(std::string_view origin, double seconds);
     void merge(worker_metrics const& o);
+};
+
+// Process-wide counters, not per worker: written on the control thread (SIGHUP, POST /reload),
+// read by the /metrics renderer. One instance per process.
+struct process_counters {
+    std::atomic<std::uint64_t> reloads_ok{0};
+    std::atomic<std::uint64_t> reloads_rejected{0};  // the file had errors; the running config stayed
+
+    static process_counters& process() noexcept;
 };
 
 // Prometheus text exposition format 0.0.4.

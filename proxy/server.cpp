@@ -3,6 +3,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/faults.hpp"
+#include "proxy/metrics.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -155,14 +156,19 @@ std::vector<std::string> server::restart_only_changes(config::config const& next
 
 reload_result server::reload() noexcept {
     // Runs in a signal handler and an admin handler: nothing may escape.
+    auto& counters = process_counters::process();
     try {
-        return do_reload();
+        auto r = do_reload();
+        (r.errors.empty() ? counters.reloads_ok : counters.reloads_rejected).fetch_add(1, std::memory_order_relaxed);
+        return r;
     } catch (std::exception const& ex) {
+        counters.reloads_rejected.fetch_add(1, std::memory_order_relaxed);
         spdlog::error("reload failed: {}; the running config stays", ex.what());
         reload_result r;
         r.errors.push_back({config_path_, 0, 0, std::string("reload failed: ") + ex.what()});
         return r;
     } catch (...) {
+        counters.reloads_rejected.fetch_add(1, std::memory_order_relaxed);
         spdlog::error("reload failed; the running config stays");
         reload_result r;
         r.errors.push_back({config_path_, 0, 0, "reload failed"});

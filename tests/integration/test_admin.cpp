@@ -3,8 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <memory>
+
+#include <signal.h>
 
 using namespace edge522::test;
 using namespace std::chrono_literals;
@@ -85,6 +88,39 @@ TEST_CASE("admin: POST /reload applies a valid file, answers 400 with the errors
     CHECK(bad.status == 400);
     CHECK(bad.body.find("edge.toml:2:") != std::string::npos);
     CHECK(get(e.port()).status == 200);
+}
+
+TEST_CASE("admin: edge522_reloads_total counts SIGHUP and POST /reload, ok and rejected", "[admin][reload]") {
+    origin a(origin::behaviour::healthy);
+    edge e(simple_config({a.address()}, "", "", "", "listen = \"127.0.0.1:0\""));
+    auto ap = e.admin_port();
+    auto const good = simple_config({a.address()}, "", "", "", "listen = \"127.0.0.1:" + std::to_string(ap) + "\"");
+    auto counted = [&](int ok, int rejected) {
+        auto const want = "edge522_reloads_total{result=\"ok\"} " + std::to_string(ok) +
+                          "\nedge522_reloads_total{result=\"rejected\"} " + std::to_string(rejected) + "\n";
+        response m;
+        for (int i = 0; i < 100; ++i) {  // a SIGHUP is handled asynchronously: up to 2 s
+            m = admin_call(ap, "GET", "/metrics");
+            if (m.body.find(want) != std::string::npos) return true;
+            std::this_thread::sleep_for(20ms);
+        }
+        INFO(m.body);
+        return false;
+    };
+    CHECK(counted(0, 0));
+    CHECK(admin_call(ap, "POST", "/reload").status == 200);
+    CHECK(counted(1, 0));
+    REQUIRE(::kill(e.pid(), SIGHUP) == 0);
+    CHECK(counted(2, 0));
+    std::ofstream(e.config_path(), std::ios::trunc) << "[timeouts]\nread = 5\n";
+    CHECK(admin_call(ap, "POST", "/reload").status == 400);
+    CHECK(counted(2, 1));
+    REQUIRE(::kill(e.pid(), SIGHUP) == 0);
+    CHECK(counted(2, 2));
+    CHECK(get(e.port()).status == 200);  // the running config stayed
+    std::ofstream(e.config_path(), std::ios::trunc) << good;
+    REQUIRE(::kill(e.pid(), SIGHUP) == 0);
+    CHECK(counted(3, 2));
 }
 
 TEST_CASE("admin: HEAD answers wherever GET does, with the same head and no body", "[admin]") {
