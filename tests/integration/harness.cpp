@@ -461,8 +461,14 @@ bool edge::log_contains(std::string const& text, std::chrono::milliseconds limit
 }
 
 std::uint16_t edge::admin_port() const {
-    auto text = log();
+    // The admin line follows the edge's own "listening on" line, which the constructor waited
+    // for: give it a moment (a slow machine, a sanitizer build).
     static constexpr std::string_view marker = "admin listening on http://";
+    std::string text = log();
+    for (int i = 0; i < 250 && text.find(marker) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        text = log();
+    }
     auto p = text.find(marker);
     if (p == std::string::npos) return 0;
     auto rest = text.substr(p + marker.size());
