@@ -453,9 +453,11 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
         co_return step::failed;
     }
     if (failure f; rp->get().count(http::field::transfer_encoding)) {
-        // Framing the client could read differently than the edge does is not relayed.
-        if (auto why = judge_transfer_encoding(rp->get(), f); !why.empty() && f == failure::bad_request) {
-            x.fail(failure::invalid_response, "response", "origin " + x.server + " sent an invalid Transfer-Encoding");
+        // Only a list of known codings ending in one chunked is relayed: anything else the client
+        // could frame differently than the edge does, or would get coded bytes without their coding.
+        if (auto why = judge_transfer_encoding(rp->get(), f); !why.empty()) {
+            x.fail(failure::invalid_response, "response",
+                   "origin " + x.server + " sent an invalid Transfer-Encoding (" + why + ")");
             co_return step::failed;
         }
     }

@@ -454,6 +454,14 @@ TEST_CASE("fuzz findings: an origin's invalid Transfer-Encoding is a 520, a fold
     auto r = get(e.port());
     CHECK(r.status == 520);
     CHECK(r.header("edge522-diagnosis").find("invalid Transfer-Encoding") != std::string::npos);
+    for (std::string te : {"chunked, gzip", "gzip", "chunked,,,OK", "br, chunked"}) {
+        INFO(te);
+        origin bad(origin::behaviour::raw);
+        bad.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + te + "\r\nConnection: close\r\n\r\nok";
+        bad.raw_close = true;
+        edge eb(simple_config({bad.address()}));
+        CHECK(get(eb.port()).status == 520);
+    }
 
     origin f(origin::behaviour::raw);
     f.raw_response = "HTTP/1.1 200 OK\r\nX-Folded: a\r\n " + std::string(5000, 'b') + "\r\nContent-Length: 0\r\n\r\n";
