@@ -9,6 +9,13 @@
       origins that refuse, blackhole, stall, reset or send garbage, and clients that abort
       mid-request and mid-response. Afterwards: no crash, open fds back to the baseline, RSS
       growth under 5% from the end of the warm-up to the end.
+  loadcheck.py reload --bin build/edge522 [--seconds 5] [--n 32]
+      N clients (half keep-alive, half a new connection per request) load a 2-worker edge while
+      the config is reloaded every 100-200 ms, SIGHUP and POST /reload in turn, flipping
+      server_header and a config fault of an origin the load does not use; two of the files are
+      invalid (rejected, the running config stays). Afterwards: every request answered 200 with
+      the body, none stale (a request sent after a reload took effect sees its Server header),
+      the process alive, edge522_reloads_total equal to the reloads issued.
   loadcheck.py drain --bin build/edge522 [--n 200]
       SIGTERM while N requests are in flight: every request already accepted completes (counted on
       both sides), new connects are refused, the process exits 0 within drain_timeout.
@@ -17,7 +24,9 @@ Exit status 0 when every check holds; the figures are printed either way.
 """
 import argparse
 import asyncio
+import json
 import os
+import random
 import resource
 import signal
 import socket
@@ -230,6 +239,234 @@ async def drain(args):
     return ok
 
 
+def wait_admin_port(proc, log, seconds=10):
+    """The admin port from the edge's stdout ("edge522 admin listening on http://HOST:PORT")."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        log.seek(0)
+        text = log.read()
+        if "admin listening on http://" in text:
+            return int(text.split("admin listening on http://")[1].split("\n")[0].rsplit(":", 1)[1])
+        if proc.poll() is not None:
+            raise SystemExit("edge522 exited at start:\n" + text)
+        time.sleep(0.02)
+    raise SystemExit("edge522's admin did not start")
+
+
+async def admin_call(port, method, target, body=b"", timeout=10):
+    """One admin request (Connection: close); returns (status, body bytes)."""
+    r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    try:
+        w.write(f"{method} {target} HTTP/1.1\r\nHost: admin\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n\r\n".encode() + body)
+        data = await asyncio.wait_for(r.read(-1), timeout)  # until the admin closes
+    finally:
+        w.close()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), rest
+
+
+async def reload_counts(admin_port):
+    """(ok, rejected) from edge522_reloads_total."""
+    status, body = await admin_call(admin_port, "GET", "/metrics")
+    got = {}
+    for line in body.decode().splitlines():
+        if line.startswith("edge522_reloads_total{result="):
+            got[line.split('"')[1]] = int(line.rsplit(" ", 1)[1])
+    return got.get("ok", -1), got.get("rejected", -1)
+
+
+def write_atomically(path, text):
+    """The edge never reads a half-written file: write a sibling, then rename over."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+async def reload_under_load(args):
+    origin = Origin()
+    await origin.start()
+    spare = Origin()  # an origin the load never uses: its config fault comes and goes
+    await spare.start()
+    values = ("edge-a", "edge-b")
+
+    def toml(value, valid=True):
+        # The same listen addresses every time (text compared): no restart_required.
+        t = (f'[edge]\nlisten = ["127.0.0.1:0"]\nthreads = 2\nlog_level = "warn"\n'
+             f'server_header = "{value if valid else ""}"\n'
+             f'[admin]\nlisten = "127.0.0.1:0"\n[timeouts]\nclient_idle = "30s"\n'
+             f'[[origins]]\nname = "app"\nhosts = ["load.test"]\nservers = ["127.0.0.1:{origin.port}"]\n'
+             f'[[origins]]\nname = "spare"\nhosts = ["spare.test"]\nservers = ["127.0.0.1:{spare.port}"]\n')
+        if value == values[0]:
+            t += '[[origins.faults]]\ntype = "refuse"\n'
+        return t
+
+    proc, port, log = start_edge(args.bin, toml(values[0]))
+    cfg_path = os.path.join(os.path.dirname(log.name), "edge.toml")
+    admin_port = wait_admin_port(proc, log)
+    ok = True
+    try:
+        # A run-time fault on the spare origin: it must survive every reload.
+        status, body = await admin_call(admin_port, "POST", "/origins/spare/faults", b'{"type":"unreachable"}')
+        assert status == 201, (status, body)
+        base = await reload_counts(admin_port)
+        # (issued, took effect, Server header value from then on); time.monotonic() seconds
+        events = [(0.0, 0.0, values[0])]
+        requests = {"ok": 0, "failed": 0, "wrong": 0, "stale": 0, "judged": 0, "in_flux": 0}
+        seen_judged = {v: 0 for v in values}
+        problems = []
+        records = []  # (sent, received, server header value)
+        stop_at = time.monotonic() + args.seconds
+
+        def bad(kind, what):
+            requests[kind] += 1
+            if len(problems) < 10:
+                problems.append((kind, what))
+
+        async def one(rw):
+            sent = time.monotonic()
+            if rw is None:
+                rw = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = rw
+            writer.write(b"GET /x HTTP/1.1\r\nHost: load.test\r\n\r\n")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            status = int(head.split(b" ", 2)[1])
+            length, server = 0, None
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+                elif name.lower() == b"server":
+                    server = value.strip().decode()
+            body = await asyncio.wait_for(reader.readexactly(length), 10)
+            if status != 200 or body != BODY or server not in values:
+                bad("wrong", (status, server, body[:40]))
+            else:
+                requests["ok"] += 1
+                records.append((sent, time.monotonic(), server))
+            return rw
+
+        async def client(keep_alive):
+            rw = None
+            while time.monotonic() < stop_at:
+                try:
+                    rw = await one(rw if keep_alive else None)
+                    if not keep_alive:
+                        rw[1].close()
+                        rw = None
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, IndexError) as e:
+                    bad("failed", repr(e))
+                    if rw is not None:
+                        rw[1].close()
+                    rw = None
+            if rw is not None:
+                rw[1].close()
+
+        async def settled(want):
+            """Until edge522_reloads_total shows `want` (ok, rejected) reloads; False after 5 s."""
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if await reload_counts(admin_port) == want:
+                    return True
+                await asyncio.sleep(0.005)
+            return False
+
+        issued = {"ok": 0, "rejected": 0, "sighup": 0, "post": 0}
+        spare_faults_checked = 0
+
+        async def reloader():
+            nonlocal spare_faults_checked
+            rng = random.Random(522)
+            current = values[0]
+            i = 0
+            total_planned = max(6, int(args.seconds / 0.15))
+            invalid_at = {total_planned // 3, 2 * total_planned // 3}
+            while time.monotonic() < stop_at - 0.3 and i < 100000:
+                await asyncio.sleep(rng.uniform(0.1, 0.2))
+                use_post = i % 2 == 1
+                valid = i not in invalid_at
+                nxt = (values[1] if current == values[0] else values[0]) if valid else current
+                write_atomically(cfg_path, toml(nxt, valid))
+                t_issue = time.monotonic()
+                if use_post:
+                    issued["post"] += 1
+                    status, body = await admin_call(admin_port, "POST", "/reload")
+                    want_status = 200 if valid else 400
+                    if status != want_status or (valid and b'"restart_required":[]' not in body):
+                        problems.append(("reload answer", status, body[:200]))
+                        requests["wrong"] += 1
+                else:
+                    issued["sighup"] += 1
+                    proc.send_signal(signal.SIGHUP)
+                issued["ok" if valid else "rejected"] += 1
+                if not await settled((base[0] + issued["ok"], base[1] + issued["rejected"])):
+                    problems.append(("reload not counted", i, await reload_counts(admin_port)))
+                    requests["wrong"] += 1
+                events.append((t_issue, time.monotonic(), nxt))
+                current = nxt
+                # The spare origin: its config fault follows the file, its run-time fault stays.
+                status, body = await admin_call(admin_port, "GET", "/origins")
+                spare_o = [o for o in json.loads(body)["origins"] if o["name"] == "spare"][0]
+                types = sorted(f["type"] for f in spare_o["faults"])
+                want = sorted(["unreachable"] + (["refuse"] if current == values[0] else []))
+                spare_faults_checked += 1
+                if types != want:
+                    problems.append(("spare faults", types, want))
+                    requests["wrong"] += 1
+                i += 1
+
+        n_keep = args.n // 2
+        tasks = [client(True) for _ in range(n_keep)] + [client(False) for _ in range(args.n - n_keep)]
+        await asyncio.gather(reloader(), *tasks)
+
+        # Judge each answer against the reload in force when it was sent: a request sent at least
+        # 20 ms after a reload took effect, and answered before the next one was issued, must carry
+        # that reload's Server header; one sent in between may carry either.
+        grace = 0.02
+        for sent, received, server in records:
+            k = 0
+            while k + 1 < len(events) and events[k + 1][0] <= sent:
+                k += 1
+            t_issue, t_done, value = events[k]
+            next_issue = events[k + 1][0] if k + 1 < len(events) else float("inf")
+            if sent >= t_done + grace and received < next_issue:
+                requests["judged"] += 1
+                seen_judged[value] += 1
+                if server != value:
+                    bad("stale", (round(sent - t_done, 3), server, value))
+            else:
+                requests["in_flux"] += 1
+        alive = proc.poll() is None
+        final = await reload_counts(admin_port) if alive else (-1, -1)
+        print(f"reload: {args.seconds}s, {args.n} clients ({n_keep} keep-alive), 2 workers")
+        print(f"  requests {requests['ok'] + requests['failed']}: ok {requests['ok']}, failed {requests['failed']}, "
+              f"wrong {requests['wrong']}; origin answered {origin.answered}")
+        print(f"  Server header judged on {requests['judged']} (edge-a {seen_judged[values[0]]}, edge-b "
+              f"{seen_judged[values[1]]}), stale {requests['stale']}; {requests['in_flux']} sent during a reload")
+        print(f"  reloads issued {issued['ok'] + issued['rejected']} (SIGHUP {issued['sighup']}, POST {issued['post']}; "
+              f"ok {issued['ok']}, rejected {issued['rejected']}); edge522_reloads_total ok {final[0] - base[0]}, "
+              f"rejected {final[1] - base[1]}; spare origin's faults checked {spare_faults_checked} times")
+        print(f"  alive: {alive}; problems: {problems[:10]}")
+        if (not alive or requests["failed"] or requests["wrong"] or requests["stale"] or problems
+                or final != (base[0] + issued["ok"], base[1] + issued["rejected"])
+                or issued["rejected"] < 1 or min(seen_judged.values()) == 0):
+            print("  FAIL")
+            ok = False
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = -9
+            if rc != 0:
+                print(f"  FAIL: exit code {rc} after SIGTERM")
+                ok = False
+    return ok
+
+
 async def behaviour_server(kind):
     """Origins that misbehave: 'garbage', 'reset', 'silent', 'big' (1 MiB body), 'sink' (reads bodies)."""
     async def handle(reader, writer):
@@ -302,7 +539,6 @@ async def soak(args):
         fd_base = fd_count(proc.pid)
         expect = {"ok": 200, "big": 200, "sink": 200, "garbage": 520, "reset": 520, "silent": 524,
                   "refuse": 521, "blackhole": 522}
-        import random
         rng = random.Random(522)
         stop_at = time.time() + args.seconds
         wrong = []
@@ -381,8 +617,8 @@ async def soak(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["slowloris", "drain", "soak"])
-    p.add_argument("--seconds", type=float, default=600)
+    p.add_argument("mode", choices=["slowloris", "drain", "soak", "reload"])
+    p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--no-rss-check", action="store_true")
     p.add_argument("--bin", required=True)
     p.add_argument("--n", type=int, default=None)
@@ -391,8 +627,10 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if args.n is None:
-        args.n = {"slowloris": 5000, "drain": 200, "soak": 32}[args.mode]
-    modes = {"slowloris": slowloris, "drain": drain, "soak": soak}
+        args.n = {"slowloris": 5000, "drain": 200, "soak": 32, "reload": 32}[args.mode]
+    if args.seconds is None:
+        args.seconds = {"soak": 600, "reload": 5}.get(args.mode, 600)
+    modes = {"slowloris": slowloris, "drain": drain, "soak": soak, "reload": reload_under_load}
     ok = asyncio.run(modes[args.mode](args))
     print("1 passed, 0 failed" if ok else "0 passed, 1 failed")
     sys.exit(0 if ok else 1)
