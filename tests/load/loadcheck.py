@@ -7,7 +7,10 @@
   loadcheck.py soak --bin build/edge522 [--seconds 600] [--n 32]
       N clients loop over mixed traffic for the given time: healthy, large downloads and uploads,
       origins that refuse, blackhole, stall, reset or send garbage, and clients that abort
-      mid-request and mid-response. Afterwards: no crash, open fds back to the baseline, RSS
+      mid-request and mid-response; meanwhile faults on the origin chaos.test are added, deleted
+      and reset through the admin API and the config is reloaded (SIGHUP and POST /reload, every
+      tenth file invalid). Afterwards: no wrong answer (chaos.test/f/TYPE: 200 or TYPE's code), no
+      crash, edge522_reloads_total equal to the reloads issued, open fds back to the baseline, RSS
       growth under 5% from the end of the warm-up to the end.
   loadcheck.py reload --bin build/edge522 [--seconds 5] [--n 32]
       N clients (half keep-alive, half a new connection per request) load a 2-worker edge while
@@ -527,18 +530,42 @@ async def soak(args):
     ports = {k: v[1] for k, v in servers.items()}
     ports["refuse"] = refuse.getsockname()[1]
     ports["blackhole"] = blackhole.getsockname()[1]
-    toml = ('[edge]\nlisten = ["127.0.0.1:0"]\nthreads = 2\nlog_level = "warn"\n[admin]\nlisten = ""\n'
-            '[timeouts]\nconnect = "300ms"\nread = "300ms"\norigin_idle = "1s"\nclient_header = "2s"\n')
-    for kind, port in ports.items():
-        toml += f'[[origins]]\nname = "{kind}"\nhosts = ["{kind}.test"]\nservers = ["127.0.0.1:{port}"]\nfailover = false\n'
-    proc, port, log = start_edge(args.bin, toml)
+    servers["chaos"] = await behaviour_server("ok")  # healthy; faults come and go at run time
+    ports["chaos"] = servers["chaos"][1]
+
+    # read = 2s: an answering origin is never cut off by a loaded machine's scheduling (300 ms gave
+    # stray 524s at load 4); the silent origin keeps a 300 ms read_timeout of its own.
+    def soak_toml(config_fault=False, valid=True):
+        read = '"2s"' if valid else "2"  # a bare number is not a duration: rejected
+        t = ('[edge]\nlisten = ["127.0.0.1:0"]\nthreads = 2\nlog_level = "warn"\n'
+             '[admin]\nlisten = "127.0.0.1:0"\n'
+             f'[timeouts]\nconnect = "300ms"\nread = {read}\norigin_idle = "1s"\n'
+             'client_header = "2s"\n')
+        for kind, port in ports.items():
+            t += f'[[origins]]\nname = "{kind}"\nhosts = ["{kind}.test"]\nservers = ["127.0.0.1:{port}"]\nfailover = false\n'
+            if kind == "silent":
+                t += 'read_timeout = "300ms"\n'
+            if kind == "chaos" and config_fault:
+                t += '[[origins.faults]]\ntype = "unreachable"\npath_prefix = "/f/config"\n'
+        return t
+
+    proc, port, log = start_edge(args.bin, soak_toml())
+    cfg_path = os.path.join(os.path.dirname(log.name), "edge.toml")
+    admin_port = wait_admin_port(proc, log)
     ok = True
     counts = {}
+    # chaos.test/f/TYPE gets 200 while no TYPE fault is in force, else exactly TYPE's code; the
+    # faults are added (path_prefix /f/TYPE), deleted and reset through the admin API, and
+    # /f/config's fault comes and goes with reloads of the file.
+    chaos_codes = {"refuse": 521, "unreachable": 523, "dns_fail": 530, "garbage": 520, "config": 523}
+    chaos_counts = {}
+    chaos_ops = {"add": 0, "delete": 0, "reset": 0, "reload_ok": 0, "reload_rejected": 0, "admin_errors": 0}
     try:
         await asyncio.sleep(0.3)
         fd_base = fd_count(proc.pid)
+        base_reloads = await reload_counts(admin_port)
         expect = {"ok": 200, "big": 200, "sink": 200, "garbage": 520, "reset": 520, "silent": 524,
-                  "refuse": 521, "blackhole": 522}
+                  "refuse": 521, "blackhole": 522, "chaos": None}
         rng = random.Random(522)
         stop_at = time.time() + args.seconds
         wrong = []
@@ -557,6 +584,9 @@ async def soak(args):
                     elif kind == "sink":
                         up = b"u" * 200000
                         w.write(b"POST / HTTP/1.1\r\nHost: sink.test\r\nContent-Length: %d\r\n\r\n" % len(up) + up)
+                    elif kind == "chaos":
+                        fault = rng.choice(list(chaos_codes))
+                        w.write(f"GET /f/{fault} HTTP/1.1\r\nHost: chaos.test\r\n\r\n".encode())
                     else:
                         w.write(f"GET / HTTP/1.1\r\nHost: {kind}.test\r\n\r\n".encode())
                     if kind in expect:
@@ -567,14 +597,63 @@ async def soak(args):
                             if line.lower().startswith(b"content-length:"):
                                 length = int(line.split(b":")[1])
                         await asyncio.wait_for(r.readexactly(length), 10)
-                        if status != expect[kind]:
+                        if kind == "chaos":
+                            if status not in (200, chaos_codes[fault]):
+                                wrong.append((f"chaos /f/{fault}", status))
+                            chaos_counts[(fault, status)] = chaos_counts.get((fault, status), 0) + 1
+                        elif status != expect[kind]:
                             wrong.append((kind, status))
                     counts[kind] = counts.get(kind, 0) + 1
                     w.close()
                 except (ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError) as e:
                     wrong.append((kind, repr(e)))
 
-        warm = asyncio.ensure_future(asyncio.gather(*[client_loop() for _ in range(args.n)]))
+        async def chaos_loop():
+            crng = random.Random(5220)
+            ids = []
+            config_fault = False
+            reloads = 0
+            while time.time() < stop_at - 0.5:
+                await asyncio.sleep(crng.uniform(0.1, 0.3))
+                op = crng.choice(["add", "add", "delete", "reset", "reload"])
+                try:
+                    if op == "add":
+                        fault = crng.choice([f for f in chaos_codes if f != "config"])
+                        body = json.dumps({"type": fault, "path_prefix": f"/f/{fault}"}).encode()
+                        status, answer = await admin_call(admin_port, "POST", "/origins/chaos/faults", body)
+                        if status == 201:
+                            ids.append(json.loads(answer)["id"])
+                    elif op == "delete":
+                        if not ids:
+                            continue
+                        status, _ = await admin_call(admin_port, "DELETE", f"/origins/chaos/faults/{ids.pop(0)}")
+                        if status == 404:  # a reset took it first: not an error of the edge
+                            status = 204
+                    elif op == "reset":
+                        status, _ = await admin_call(admin_port, "POST", "/reset")
+                        ids.clear()
+                    else:
+                        valid = reloads % 10 != 9  # every tenth file is invalid: rejected, counted
+                        if valid:
+                            config_fault = not config_fault
+                        write_atomically(cfg_path, soak_toml(config_fault, valid))
+                        if reloads % 2:
+                            status, _ = await admin_call(admin_port, "POST", "/reload")
+                            status = 200 if status == (200 if valid else 400) else status
+                        else:
+                            proc.send_signal(signal.SIGHUP)
+                            status = 200
+                        reloads += 1
+                        op = "reload_ok" if valid else "reload_rejected"
+                    chaos_ops[op] += 1
+                    if status not in (200, 201, 204):
+                        chaos_ops["admin_errors"] += 1
+                        wrong.append((f"admin {op}", status))
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError) as e:
+                    chaos_ops["admin_errors"] += 1
+                    wrong.append((f"admin {op}", repr(e)))
+
+        warm = asyncio.ensure_future(asyncio.gather(chaos_loop(), *[client_loop() for _ in range(args.n)]))
         await asyncio.sleep(min(10, args.seconds * 0.1))
         rss_warm = rss_kib(proc.pid)
         samples = [rss_warm]
@@ -587,10 +666,18 @@ async def soak(args):
         alive = proc.poll() is None
         fd_end = fd_count(proc.pid) if alive else -1
         rss_end = rss_kib(proc.pid) if alive else -1
+        # after the fd count: the admin's own connection is not one the soak left open
+        reloads = (await reload_counts(admin_port)) if alive else (-1, -1)
+        reloads = (reloads[0] - base_reloads[0], reloads[1] - base_reloads[1])
+        if alive and reloads != (chaos_ops["reload_ok"], chaos_ops["reload_rejected"]):
+            wrong.append(("edge522_reloads_total", reloads))
         total = sum(counts.values())
         growth = (rss_end - rss_warm) / rss_warm * 100 if rss_warm > 0 else float("nan")
         print(f"soak: {args.seconds}s, {args.n} clients, {total} exchanges: " +
               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        print("  chaos.test answers (path, code): " +
+              ", ".join(f"{f} {c} {n}" for (f, c), n in sorted(chaos_counts.items())))
+        print(f"  admin operations: {chaos_ops}; edge522_reloads_total ok {reloads[0]}, rejected {reloads[1]}")
         print(f"  wrong answers: {len(wrong)} {wrong[:5]}")
         print(f"  RSS KiB over the run: {' '.join(str(x) for x in samples)}")
         print(f"  alive: {alive}; fds baseline {fd_base}, after {fd_end}; RSS after warm-up {rss_warm} KiB, "
