@@ -50,17 +50,14 @@ bool stale_error(boost::system::error_code const& ec) noexcept {
            ec == http::error::end_of_stream;
 }
 
-// An idle connection has nothing to read: a FIN (0), a stray byte or an error mean it is done.
-bool still_open(transport& t) noexcept {
+// What a connection holds unread, without taking it: some bytes, nothing yet, or its end (a FIN,
+// a reset or another error). One non-blocking MSG_PEEK.
+enum class pending { bytes, nothing, closed };
+pending peek(transport& t) noexcept {
     char byte;
     ssize_t const n = ::recv(t.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-// Bytes (an answer) wait to be read.
-bool has_bytes(transport& t) noexcept {
-    char byte;
-    return ::recv(t.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    if (n > 0) return pending::bytes;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? pending::nothing : pending::closed;
 }
 
 // A relay buffer borrowed from the worker's free list for the exchange, returned at its end: no
@@ -187,8 +184,9 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
                    " bytes once the edge appends to it");
         co_return co_await answer(failure::header_too_large, x, false);
     }
-    std::string const request_head = std::move(wire_);
-    wire_.clear();
+    // The head stays in wire_ (its capacity reused request after request) until the response head
+    // replaces it: nothing writes wire_ before that but a final answer, and no retry follows one.
+    std::string_view const request_head = wire_;
 
     bool fresh_only = false;
     for (int attempt = 0;; ++attempt) {
@@ -293,7 +291,7 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
                                                           o.timeouts, false));
         co_return step::failed;
     }
-    if (link.reused && !parser.is_done() && !still_open(link.conn)) {
+    if (link.reused && !parser.is_done() && peek(link.conn) != pending::nothing) {
         // A body read from the client can be sent again only from the replay copy (64 KiB): make
         // sure first that the pooled connection was not closed by the origin a moment ago (a FIN
         // whose event the pool's watch has not handled yet). One syscall, only for pooled
@@ -350,7 +348,7 @@ net::awaitable<client_session::step> client_session::send_body(origin_link& link
         co_return step::early_response;
     }
     auto const& pr = std::get<0>(r);
-    if (pr.read_ec && has_bytes(link.conn)) {
+    if (pr.read_ec && peek(link.conn) == pending::bytes) {
         // The client's body ended or broke, but the origin has answered already: its answer wins.
         x.early_response = true;
         co_return step::early_response;

@@ -124,6 +124,27 @@ void append_joined(std::string& out, http::fields const& f, std::string_view nam
     }
 }
 
+// The framing fields of a message relayed as `framing`: its single Content-Length, its
+// Transfer-Encoding as it came ("gzip, chunked" stays "gzip, chunked": never silently reduced), or
+// the edge's own chunking.
+void append_framing(std::string& out, http::fields const& f, body_framing framing) {
+    switch (framing) {
+    case body_framing::length:
+        field_line(out, "Content-Length", single_content_length(f));
+        break;
+    case body_framing::chunked:
+        out.append("Transfer-Encoding: ");
+        append_joined(out, f, "Transfer-Encoding");
+        out.append("\r\n");
+        break;
+    case body_framing::rechunk:
+        out.append("Transfer-Encoding: chunked\r\n");
+        break;
+    case body_framing::none:
+        break;
+    }
+}
+
 } // namespace
 
 bool is_upgrade_request(http::request_header<> const& req) {
@@ -180,20 +201,7 @@ bool write_origin_request(std::string& out, http::request_header<> const& req, b
     out.append("cloudflare\r\n");
     if (out.size() - loop_start > max_field_line) return false;
 
-    switch (framing) {
-    case body_framing::length:
-        field_line(out, "Content-Length", single_content_length(req));
-        break;
-    case body_framing::chunked:
-    case body_framing::rechunk:
-        // As the client sent it ("gzip, chunked" stays "gzip, chunked"): never silently reduced.
-        out.append("Transfer-Encoding: ");
-        append_joined(out, req, "Transfer-Encoding");
-        out.append("\r\n");
-        break;
-    case body_framing::none:
-        break;
-    }
+    append_framing(out, req, framing);
     out.append(upgrade ? "Connection: upgrade\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
     return true;
 }
@@ -229,21 +237,7 @@ void write_client_response(std::string& out, http::response_header<> const& res,
     field_line(out, "Server", ctx.server_header);
     field_line(out, "CF-Ray", ctx.ray_id);
     if (!has_date && !ctx.date.empty()) field_line(out, "Date", ctx.date);
-    switch (ctx.framing) {
-    case body_framing::length:
-        field_line(out, "Content-Length", single_content_length(res));
-        break;
-    case body_framing::chunked:
-        out.append("Transfer-Encoding: ");
-        append_joined(out, res, "Transfer-Encoding");
-        out.append("\r\n");
-        break;
-    case body_framing::rechunk:
-        out.append("Transfer-Encoding: chunked\r\n");
-        break;
-    case body_framing::none:
-        break;
-    }
+    append_framing(out, res, ctx.framing);
     if (ctx.upgrade) out.append("Connection: upgrade\r\n");
     else if (!ctx.keep_alive) out.append("Connection: close\r\n");
     else if (ctx.http10_client) out.append("Connection: keep-alive\r\n");
