@@ -19,21 +19,6 @@ namespace edge522::config {
 
 namespace {
 
-// Keys that parse and type-check (so that a typo in them is still an unknown key) but whose feature
-// the proxy does not implement yet. Setting one to anything but its default is an error: a user who
-// asks for TLS or an access rule must not get a proxy that silently does without. Paths are written
-// without array indices ("origins.tls" covers every origins[N].tls). Remove a line when its feature
-// lands.
-constexpr std::array<std::string_view, 7> unsupported_keys{
-    "edge.listen_tls",
-    "edge.cert",
-    "edge.key",
-    "origins.tls",
-    "origins.tls_verify",
-    "origins.tls_sni",
-    "origins.tls_ca",
-};
-
 // Section 5 of SPEC.md, in the order of enum class fault_type.
 constexpr std::array<std::string_view, 13> fault_types{
     "blackhole", "syn_loss", "connect_delay", "refuse",  "unreachable", "dns_fail", "response_delay",
@@ -122,28 +107,6 @@ std::string type_name(toml::node const& node)
     case toml::node_type::none: break;
     }
     return "nothing";
-}
-
-// "origins[2].servers[0]" -> "origins.servers", the form unsupported_keys is written in.
-std::string without_indices(std::string_view path)
-{
-    std::string out;
-    bool in_index = false;
-    for (char c : path) {
-        if (c == '[')
-            in_index = true;
-        else if (c == ']')
-            in_index = false;
-        else if (!in_index)
-            out += c;
-    }
-    return out;
-}
-
-bool is_unsupported(std::string_view path)
-{
-    auto generic = without_indices(path);
-    return std::find(unsupported_keys.begin(), unsupported_keys.end(), generic) != unsupported_keys.end();
 }
 
 std::string index_path(std::string const& path, std::size_t i)
@@ -323,9 +286,7 @@ private:
             auto it = table.find(f.key);
             if (it == table.end())
                 continue;
-            auto p = child_path(path, f.key);
-            if (f.read(it->second, p) && is_unsupported(p))
-                error(key_position(it->first, it->second), p + " is not supported yet by this build");
+            f.read(it->second, child_path(path, f.key));
         }
     }
 
@@ -556,6 +517,66 @@ private:
         return hp;
     }
 
+    // A path to a file the edge reads at start and on every reload (PEM): it must be readable now.
+    // "" = unset. Whether its contents parse is checked where it is loaded (proxy/tls.cpp).
+    bool read_file_path(toml::node const& node, std::string const& path, std::string& out)
+    {
+        auto const* s = want_string(node, path);
+        if (!s)
+            return false;
+        if (!s->empty()) {
+            std::FILE* f = std::fopen(s->c_str(), "rb");
+            if (!f) {
+                error_at(node, path, "cannot read " + quote(*s) + ": " + std::strerror(errno));
+                return false;
+            }
+            std::fclose(f);
+        }
+        bool const changed = *s != out;
+        out = *s;
+        return changed;
+    }
+
+    // [[edge.certs]]: hosts + cert + key, all three required.
+    bool read_edge_certs(toml::node const& node, std::string const& path, std::vector<edge_certificate>& out)
+    {
+        auto const* a = node.as_array();
+        if (!a) {
+            error_at(node, path, "expected an array of tables ([[edge.certs]]), got " + type_name(node));
+            return false;
+        }
+        for (std::size_t i = 0; i < a->size(); ++i) {
+            auto const& element = *a->get(i);
+            auto p = index_path(path, i);
+            auto const* t = element.as_table();
+            if (!t) {
+                error_at(element, p, "expected a table, got " + type_name(element));
+                continue;
+            }
+            edge_certificate c;
+            c.hosts.clear();
+            walk(*t, p,
+                 {
+                     {"hosts",
+                      [&](toml::node const& n, std::string const& hp) {
+                          return read_string_list(n, hp, c.hosts, [this](auto const& en, auto const& ep, auto& v) {
+                              if (normalize_host_pattern(v))
+                                  return true;
+                              error_at(en, ep,
+                                       quote(v) + R"( is not a host pattern (exact, "*.example.test" or "*"; no port))");
+                              return false;
+                          });
+                      }},
+                     {"cert", [&](toml::node const& n, std::string const& cp) { return read_file_path(n, cp, c.cert); }},
+                     {"key", [&](toml::node const& n, std::string const& kp) { return read_file_path(n, kp, c.key); }},
+                 });
+            if (c.hosts.empty() || c.cert.empty() || c.key.empty())
+                error(begin_of(t->source()), p + ": needs hosts (non-empty), cert and key");
+            out.push_back(std::move(c));
+        }
+        return !out.empty();
+    }
+
     bool read_listen_list(toml::node const& node, std::string const& path, std::vector<host_port>& out)
     {
         auto const* a = want_array(node, path);
@@ -698,9 +719,16 @@ private:
                 {"listen_tls", [&](toml::node const& n,
                                    std::string const& p) { return read_listen_list(n, p, e.listen_tls); }},
                 {"cert",
-                 [&](toml::node const& n, std::string const& p) { return read_string(n, p, e.cert); }},
-                {"key", [&](toml::node const& n, std::string const& p) { return read_string(n, p, e.key); }},
+                 [&](toml::node const& n, std::string const& p) { return read_file_path(n, p, e.cert); }},
+                {"key", [&](toml::node const& n, std::string const& p) { return read_file_path(n, p, e.key); }},
+                {"certs", [&](toml::node const& n, std::string const& p) { return read_edge_certs(n, p, e.certs); }},
             });
+        if (e.cert.empty() != e.key.empty())
+            error(begin_of(t.source()), path + ": cert and key go together (both PEM files, or neither for a "
+                                               "generated localhost certificate)");
+        if (!e.certs.empty() && e.cert.empty())
+            error(begin_of(t.source()), path + ": [[edge.certs]] needs cert and key too (the default certificate, "
+                                               "for clients whose SNI matches none)");
     }
 
     void read_timeouts(toml::table const& t, std::string const& path)
@@ -730,6 +758,7 @@ private:
                  {"client_idle", zero_ok(to.client_idle)},
                  {"dns", positive(to.dns)},
                  {"tunnel_idle", zero_ok(to.tunnel_idle)},
+                 {"tls_handshake", positive(to.tls_handshake)},
              });
     }
 
@@ -850,9 +879,7 @@ private:
         o.timeouts = {g.connect, g.request_ack, g.read, g.write, g.origin_idle};
         position name_at{};
 
-        // Parsed only to be type-checked and rejected while unsupported; see unsupported_keys.
-        bool tls = false;
-        std::string tls_verify = "full", tls_sni, tls_ca, firewall_action = "drop";
+        std::string tls_verify = "full", firewall_action = "drop";
 
         auto positive = [&](duration& out) {
             return [this, &out](toml::node const& n, std::string const& p) {
@@ -917,15 +944,29 @@ private:
                 {"read_timeout", positive(o.timeouts.read)},
                 {"write_timeout", positive(o.timeouts.write)},
                 {"origin_idle_timeout", zero_ok(o.timeouts.origin_idle)},
-                {"tls", [&](toml::node const& n, std::string const& p) { return read_bool(n, p, tls); }},
+                {"tls", [&](toml::node const& n, std::string const& p) { return read_bool(n, p, o.tls); }},
                 {"tls_verify",
                  [&](toml::node const& n, std::string const& p) {
-                     return read_choice(n, p, tls_verify, {"full", "strict"});
+                     bool changed = read_choice(n, p, tls_verify, {"full", "strict"});
+                     o.verify = tls_verify == "strict" ? edge522::config::tls_verify::strict
+                                                       : edge522::config::tls_verify::full;
+                     return changed;
                  }},
                 {"tls_sni",
-                 [&](toml::node const& n, std::string const& p) { return read_string(n, p, tls_sni); }},
+                 [&](toml::node const& n, std::string const& p) {
+                     auto const* s = want_string(n, p);
+                     if (!s)
+                         return false;
+                     std::string v = *s;
+                     if (!v.empty() && (!normalize_host_pattern(v) || v.find('*') != std::string::npos)) {
+                         error_at(n, p, quote(*s) + " is not a host name (SNI names the origin's host, without port)");
+                         return false;
+                     }
+                     o.tls_sni = v;
+                     return !v.empty();
+                 }},
                 {"tls_ca",
-                 [&](toml::node const& n, std::string const& p) { return read_string(n, p, tls_ca); }},
+                 [&](toml::node const& n, std::string const& p) { return read_file_path(n, p, o.tls_ca); }},
                 {"access",
                  [&](toml::node const& n, std::string const& p) {
                      auto const* at = want_table(n, p);
@@ -957,6 +998,15 @@ private:
         if (!t.contains("name"))
             error(begin_of(t.source()),
                   path + R"(: missing name (every origin needs a unique one, e.g. name = "app"))");
+        if (!o.tls) {
+            // A TLS setting on a plain-HTTP origin is a forgotten `tls = true`, not a wish.
+            bool const set[] = {o.verify != edge522::config::tls_verify::full, !o.tls_sni.empty(), !o.tls_ca.empty()};
+            char const* const keys[] = {"tls_verify", "tls_sni", "tls_ca"};
+            for (std::size_t k = 0; k < 3; ++k)
+                if (auto it = t.find(keys[k]); set[k] && it != t.end())
+                    error(key_position(it->first, it->second),
+                          path + "." + keys[k] + " has no effect without tls = true (HTTPS to this origin)");
+        }
         cfg_.origins.push_back(std::move(o));
         origin_name_at_.push_back(name_at);
     }
@@ -1164,20 +1214,21 @@ bool connect_phase(fault_type t) noexcept
     return t <= fault_type::dns_fail;
 }
 
+bool needs_new_connection(fault_type t) noexcept
+{
+    return connect_phase(t) || t == fault_type::tls_fail || t == fault_type::bad_cert;
+}
+
 std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error)
 {
     auto it = std::find(fault_types.begin(), fault_types.end(), text);
     if (it == fault_types.end()) {
         error = "\"" + std::string(text.substr(0, 64)) +
                 "\" is not a fault type (blackhole syn_loss connect_delay refuse unreachable dns_fail "
-                "response_delay no_ack reset empty garbage; see SPEC section 5)";
+                "response_delay no_ack reset empty garbage tls_fail bad_cert; see SPEC section 5)";
         return std::nullopt;
     }
     auto const t = static_cast<fault_type>(it - fault_types.begin());
-    if (t == fault_type::tls_fail || t == fault_type::bad_cert) {
-        error = "\"" + std::string(text) + "\" needs TLS to origins, which this build does not have yet";
-        return std::nullopt;
-    }
     return t;
 }
 

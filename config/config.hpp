@@ -43,6 +43,8 @@ struct timeouts_section {
     duration dns = 5s;             // edge522 extension: origin name resolution deadline -> 530
     duration tunnel_idle = 100s;   // edge522 extension: an upgraded (WebSocket) tunnel with no byte
                                    //   either way for this long is closed; 0 = never
+    duration tls_handshake = 10s;  // edge522 extension: TLS handshake with an origin, after its TCP
+                                   //   handshake -> 525 (the 522 deadline covers only TCP)
 };
 
 // [edge].access_log: where the access log goes. Only validated here; proxy/access_log opens it.
@@ -52,6 +54,15 @@ struct access_log_destination {
     std::string path;  // kind::file only: opened for append at start, reopened on SIGUSR1
 
     bool operator==(access_log_destination const&) const = default;
+};
+
+// [[edge.certs]]: a certificate the HTTPS listeners present to clients whose SNI matches `hosts`.
+struct edge_certificate {
+    std::vector<std::string> hosts;  // lowercased patterns: exact, "*.suffix" or "*"
+    std::string cert;                // PEM files
+    std::string key;
+
+    bool operator==(edge_certificate const&) const = default;
 };
 
 struct edge_section {
@@ -69,9 +80,10 @@ struct edge_section {
     access_log_destination access_log;               // "stdout" | "off" | a path containing '/'
     std::string log_format = "text";                 // "text" | "json"
     std::string log_level = "info";                  // trace debug info warn error critical off
-    std::vector<host_port> listen_tls;               // only [] supported yet
-    std::string cert;
+    std::vector<host_port> listen_tls;               // HTTPS listeners
+    std::string cert;                                // PEM; "" with listen_tls: a generated localhost cert
     std::string key;
+    std::vector<edge_certificate> certs;             // [[edge.certs]]: chosen by SNI; cert/key the default
 };
 
 // Cloudflare's IP Access Rules: "allow" beats "block"; no match = allowed.
@@ -88,12 +100,11 @@ struct admin_section {
     std::string token;
 };
 
-// SPEC section 5. tls_fail and bad_cert are named (so that configs written for them read as
-// faults) but refused until TLS to origins exists.
+// SPEC section 5.
 enum class fault_type {
     blackhole, syn_loss, connect_delay, refuse, unreachable, dns_fail,  // connect phase
     response_delay, no_ack, reset, empty, garbage,                     // after the connect
-    tls_fail, bad_cert,
+    tls_fail, bad_cert,                                                // after the TCP connect, on a new connection
 };
 
 // One emulated failure of an origin, as written in [[origins.faults]], the admin API's JSON or the
@@ -112,10 +123,12 @@ struct fault {
 };
 
 std::string_view name(fault_type t) noexcept;
-// The type of `text`, or nullopt with `error` naming why (unknown type, or one this build cannot
-// emulate: tls_fail / bad_cert need TLS to origins).
+// The type of `text`, or nullopt with `error` naming why.
 std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error);
+// Emulated instead of the TCP connect (never on a pooled connection).
 bool connect_phase(fault_type t) noexcept;
+// Emulated on a new connection (connect-phase faults, and the TLS ones after a real TCP connect).
+bool needs_new_connection(fault_type t) noexcept;
 
 struct chaos_section {
     std::uint64_t seed = 0;
@@ -131,6 +144,8 @@ struct origin_timeouts {
     duration origin_idle = 900s;
 };
 
+enum class tls_verify { full, strict };  // Cloudflare's SSL modes Full and Full (strict)
+
 struct origin {
     std::string name;
     std::vector<std::string> hosts{"*"};   // lowercased; exact, "*.suffix" or "*"
@@ -142,6 +157,10 @@ struct origin {
     std::vector<cidr> firewall_allow;      // non-empty: emulate the origin's firewall
     firewall_action firewall = firewall_action::drop;
     std::vector<fault> faults;             // [[origins.faults]], in file order
+    bool tls = false;                      // HTTPS to the origin
+    tls_verify verify = tls_verify::full;  // full: any certificate; strict: chain and name must verify
+    std::string tls_sni;                   // "" = the server's host name (none for an IP literal)
+    std::string tls_ca;                    // PEM bundle for strict; "" = the system store
 };
 
 struct config {

@@ -1,4 +1,5 @@
 #include "proxy/cli.hpp"
+#include "proxy/tls.hpp"
 
 #include "config/config.hpp"
 #include "proxy/access_log.hpp"
@@ -30,6 +31,11 @@ int do_check(std::string const& path) {
     if (!r.errors.empty()) {
         print_errors(r.errors);
         std::cerr << path << ": " << r.errors.size() << " error(s)\n";
+        return exit_invalid;
+    }
+    if (auto bad = tls::check_files(*r.cfg); !bad.empty()) {
+        for (auto const& e : bad) std::cerr << path << ": " << e << "\n";
+        std::cerr << path << ": " << bad.size() << " error(s)\n";
         return exit_invalid;
     }
     std::cout << path << ": OK (" << r.cfg->origins.size() << " origin(s))\n";

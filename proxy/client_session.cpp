@@ -13,6 +13,9 @@
 #include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
+#include <openssl/err.h>
+#include <sys/socket.h>
+
 #include <charconv>
 #include <limits>
 
@@ -48,12 +51,13 @@ constexpr std::uint64_t linger_bytes = 16 * 1024 * 1024;
 
 } // namespace
 
-client_session::client_session(worker& w, tcp::socket socket)
+client_session::client_session(worker& w, tcp::socket socket, bool tls)
     : worker_(w), client_(std::move(socket)),
       buffer_(static_cast<std::size_t>(w.current()->cfg->edge.max_request_header) + exchange::relay_chunk),
       timer_(client_.get_executor()), accepted_at_(clock::now()), client_ip_(client_address(client_.socket())) {
     boost::system::error_code aec;
     client_addr_ = net::ip::make_address(client_ip_, aec);
+    tls_ = tls;
     worker_.add_session(this);
     worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
@@ -141,6 +145,13 @@ net::awaitable<void> client_session::watchdog(std::shared_ptr<client_session> /*
 
 net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/) {
     bool first = true;
+    if (tls_ && !co_await start_tls()) {
+        if (linger_) co_await linger();
+        closed_ = true;
+        timer_.cancel();
+        client_.close();
+        co_return;
+    }
     for (;;) {
         auto rt = worker_.current();  // this request's config generation, kept until it ends
         auto const& cfg = *rt->cfg;
@@ -174,6 +185,65 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
     }
 
     if (linger_) co_await linger();
+    co_await close_client();
+}
+
+net::awaitable<bool> client_session::start_tls() {
+    auto const rt = worker_.current();
+    tls_contexts_ = rt->server_tls;
+    if (!tls_contexts_) co_return false;  // cannot happen: HTTPS listeners exist only with certificates
+    arm(phase::handshake, accepted_at_ + rt->cfg->timeouts.client_header);
+    // The first byte decides: a TLS record (0x16), or a plain HTTP request on the wrong port.
+    idle_ = true;  // a drain closes a connection that has not asked anything yet
+    auto [wec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+    idle_ = false;
+    unsigned char first = 0;
+    if (wec || ::recv(client_.socket().native_handle(), &first, 1, MSG_PEEK) != 1) {
+        disarm();
+        co_return false;
+    }
+    if (!tls::starts_tls(first)) {
+        disarm();
+        co_await answer_plain_http();
+        co_return false;
+    }
+    client_ = transport(std::make_unique<transport::tls_stream>(std::move(client_.socket()), tls_contexts_->context()));
+    auto [ec] = co_await client_.tls()->async_handshake(net::ssl::stream_base::server, use_nothrow);
+    disarm();
+    if (ec) {
+        // As nginx: no answer (there is no channel to give one on), a line in the edge's own log.
+        ec = timed_out_as(ec, phase::handshake);
+        spdlog::debug("TLS handshake with client {} failed: {}", client_ip_,
+                      ec == beast::error::timeout ? std::string("not complete within client_header") : ec.message());
+        ERR_clear_error();
+        co_return false;
+    }
+    co_return true;
+}
+
+net::awaitable<void> client_session::answer_plain_http() {
+    auto const rt = worker_.current();
+    exchange x(*rt, worker_.rays().next(rt->cfg->edge.colo));
+    x.method = "-";
+    x.fail(failure::bad_request, "tls", "plain HTTP request sent to the HTTPS port");
+    wire_.clear();
+    rt->pages.write_plain_http_on_tls(wire_, x.ray);
+    x.status = 400;
+    co_await write_client(wire_, x);
+    finish(x);
+    linger_ = true;  // what the client sent is read and dropped, so it reads the answer
+}
+
+net::awaitable<void> client_session::close_client() {
+    if (client_.is_tls() && !aborted_) {
+        // close_notify, so that the client can tell the end from a truncation (OpenSSL 3 clients
+        // report an EOF without it as an error). Asio's shutdown then waits for the client's own
+        // close_notify or EOF: bounded.
+        arm(phase::linger, clock::now() + std::chrono::milliseconds(500));
+        co_await client_.tls()->async_shutdown(use_nothrow);
+        disarm();
+        ERR_clear_error();
+    }
     closed_ = true;
     timer_.cancel();
     client_.shutdown_send();
@@ -309,7 +379,8 @@ std::string_view client_session::cut_reason(boost::system::error_code const& ec)
 net::awaitable<void> client_session::linger() {
     // Half-close: the client sees the whole answer and a FIN; what it still sends is read and
     // dropped so that its kernel does not answer our close with a reset that destroys the answer.
-    client_.shutdown_send();
+    // (Over TLS the end is the close_notify of close_client(), after the drain.)
+    if (!client_.is_tls()) client_.shutdown_send();
     buffer_.consume(buffer_.size());
     thread_local char sink[16 * 1024];  // contents never read: shared by the thread's sessions
     auto const end = clock::now() + linger_total;

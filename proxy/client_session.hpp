@@ -49,7 +49,8 @@ class client_session : public std::enable_shared_from_this<client_session> {
 public:
     using clock = std::chrono::steady_clock;
 
-    client_session(worker& w, boost::asio::ip::tcp::socket socket);
+    // `tls`: accepted on an HTTPS listener; the handshake runs first, under client_header.
+    client_session(worker& w, boost::asio::ip::tcp::socket socket, bool tls = false);
     ~client_session();
 
     void start();
@@ -60,13 +61,20 @@ public:
     void abort();
 
 private:
-    enum class phase { none, idle, head, body, write, origin_write, origin_read, tunnel, linger };
+    enum class phase { none, handshake, idle, head, body, write, origin_write, origin_read, tunnel, linger };
     // How a step of the exchange ended. stale: a reused origin connection turned out closed before
     // any response byte, and the request can be replayed on a new one.
     enum class step { ok, stale, failed, client_gone, early_response };
 
     boost::asio::awaitable<void> run(std::shared_ptr<client_session> self);
     boost::asio::awaitable<void> watchdog(std::shared_ptr<client_session> self);
+
+    // HTTPS: the TLS handshake under client_header. false: the connection ends (a failed or stalled
+    // handshake, or plain HTTP sent to the HTTPS port, which gets nginx's 400 in plain HTTP).
+    boost::asio::awaitable<bool> start_tls();
+    boost::asio::awaitable<void> answer_plain_http();
+    // The end of the connection: TLS close_notify (bounded), FIN, close.
+    boost::asio::awaitable<void> close_client();
 
     // The request: read and judged. false: answered (or the client went away); stop.
     boost::asio::awaitable<std::optional<request_target>> read_request(exchange& x, request_parser& parser);
@@ -76,6 +84,14 @@ private:
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
                                          request_target const& t);
     boost::asio::awaitable<std::optional<origin_link>> acquire(config::origin const& o, exchange& x, bool fresh_only);
+    // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault).
+    struct secured {
+        bool ok = false;
+        failure why = failure::tls_handshake_failed;
+        std::optional<transport> conn;
+    };
+    boost::asio::awaitable<secured> secure(boost::asio::ip::tcp::socket& socket, tls::origin_context* ctx,
+                                           config::host_port const& server, std::string const& key, exchange& x);
     boost::asio::awaitable<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
                                               exchange& x);
     boost::asio::awaitable<step> send_body(origin_link& link, request_parser& parser, exchange& x);
@@ -138,6 +154,8 @@ private:
     transport* origin_ = nullptr;  // the origin transport of the exchange in flight (watchdog, drain)
     bool tunnel_ = false;
     bool aborted_ = false;       // drain_timeout passed: in-flight work is being cut
+    bool tls_ = false;           // accepted on an HTTPS listener
+    std::shared_ptr<tls::server_contexts> tls_contexts_;  // the certificates its handshake used
     std::string client_ip_;
     boost::asio::ip::address client_addr_;  // for access rules (IPv4-mapped IPv6 shown as IPv4)
     std::string wire_;  // an outgoing head being written; reused across requests

@@ -251,6 +251,48 @@ std::string describe_response(failure f, std::string_view server, boost::system:
     return d;
 }
 
+std::string describe_tls(tls::handshake_result const& r, std::string_view server, std::string_view name,
+                         std::chrono::milliseconds limit) {
+    std::string const s(server);
+    std::string const n(name);
+    std::string d;
+    using tls::cause;
+    switch (r.cause) {
+    case cause::timeout: d = "TLS handshake with " + s + " not complete within " + config::format_duration(limit); break;
+    case cause::closed: d = "origin " + s + " closed the connection during the TLS handshake"; break;
+    case cause::reset: d = "origin " + s + " reset the connection during the TLS handshake"; break;
+    case cause::not_tls:
+        d = "origin " + s + " did not answer in TLS (" + r.detail + "): a plain HTTP port behind tls = true?";
+        break;
+    case cause::no_shared_cipher:
+        d = "TLS handshake with " + s + " failed: no shared cipher or protocol version (" + r.detail + ")";
+        break;
+    case cause::emulated:
+        d = r.why == failure::tls_certificate_invalid ? "certificate of " + s + " rejected (emulated)"
+                                                      : "TLS handshake with " + s + " failed (emulated)";
+        break;
+    case cause::expired:
+        d = "certificate of " + s + " has expired" + (r.peer ? " (notAfter " + r.peer->not_after + ")" : std::string());
+        break;
+    case cause::not_yet_valid: d = "certificate of " + s + " is not valid yet"; break;
+    case cause::self_signed: d = "certificate of " + s + " is self-signed (" + r.detail + ")"; break;
+    case cause::name_mismatch:
+        d = "certificate of " + s + " is not for \"" + n + "\"" +
+            (r.peer && !r.peer->names.empty() ? " (it names " + r.peer->names + ")" : std::string());
+        break;
+    case cause::unknown_ca:
+        d = "certificate of " + s + " is signed by an unknown CA (" + r.detail + "; tls_ca or the system store)";
+        break;
+    case cause::bad_certificate: d = "certificate of " + s + " does not verify (" + r.detail + ")"; break;
+    case cause::alert:
+    case cause::other:
+    case cause::none: d = "TLS handshake with " + s + " failed (" + r.detail + ")"; break;
+    }
+    if (r.peer && r.cause != cause::emulated)
+        d += "; certificate subject " + r.peer->subject + ", issuer " + r.peer->issuer + ", expires " + r.peer->not_after;
+    return d;
+}
+
 std::string describe_access_denied(std::string_view client_ip, std::string_view rule, std::string_view origin) {
     std::string d = "client " + std::string(client_ip) + " matched block rule " + std::string(rule);
     d += origin.empty() ? std::string(" of [access]") : " of origin \"" + std::string(origin) + "\"";

@@ -9,6 +9,7 @@
 #include "config/config.hpp"
 #include "proxy/failure.hpp"
 #include "proxy/origin_connector.hpp"
+#include "proxy/tls.hpp"
 
 #include <boost/system/error_code.hpp>
 
@@ -29,6 +30,11 @@ std::string describe_request_write(failure f, std::string_view server, boost::sy
 std::string describe_response(failure f, std::string_view server, boost::system::error_code const& ec,
                               config::origin_timeouts const& t, std::uint64_t max_response_header,
                               long waited_ms);
+
+// The TLS handshake with `server` failed (525) or its certificate did not verify for `name` (526).
+// `limit` is the handshake deadline. Names the certificate presented (subject, issuer, expiry).
+std::string describe_tls(tls::handshake_result const& r, std::string_view server, std::string_view name,
+                         std::chrono::milliseconds limit);
 
 // The words of the page for a failure: what happened (also the JSON "detail"), the visitor's
 // advice, and the owner's fixes (the page's owner section; `probe`'s "fix"). Markup: `...` is

@@ -1,6 +1,7 @@
 #include "proxy/error_page.hpp"
 
 #include "proxy/diagnosis.hpp"
+#include "proxy/wire.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -996,6 +997,7 @@ namespace detail {
 // All templates of one config: [failure][format].
 struct page_set {
     bool diagnostics;
+    std::string server_header;
     std::array<page_template, failure_count * format_count> pages;
 
     page_template const& at(failure f, body_format fmt) const noexcept {
@@ -1020,6 +1022,7 @@ error_pages::error_pages(std::string_view colo, std::string_view server_header, 
     auto set = std::make_unique<detail::page_set>();
     set->diagnostics = diagnostics;
     auto const ps = setup_of(colo, server_header, diagnostics);
+    set->server_header = ps.server;
     for (std::size_t i = 0; i < failure_count; ++i)
         for (std::size_t k = 0; k < format_count; ++k)
             set->pages[i * format_count + k] = build_template(static_cast<failure>(i), static_cast<body_format>(k), ps);
@@ -1044,6 +1047,20 @@ void error_pages::write_body(std::string& out, page_request const& r, body_forma
     out.reserve(out.size() + size.n);
     appender a{out};
     fill(a, t, t.body, v);
+}
+
+void error_pages::write_plain_http_on_tls(std::string& out, std::string_view ray_id) const {
+    auto const& server = set_->server_header;
+    std::string body;
+    body.append("<html>\r\n<head><title>400 The plain HTTP request was sent to HTTPS port</title></head>\r\n<body>\r\n")
+        .append("<center><h1>400 Bad Request</h1></center>\r\n")
+        .append("<center>The plain HTTP request was sent to HTTPS port</center>\r\n<hr><center>")
+        .append(server)
+        .append("</center>\r\n</body>\r\n</html>\r\n");
+    out.append("HTTP/1.1 400 Bad Request\r\nServer: ").append(server);
+    out.append("\r\nDate: ").append(wire::http_date_now());
+    out.append("\r\nContent-Type: text/html\r\nContent-Length: ").append(std::to_string(body.size()));
+    out.append("\r\nConnection: close\r\nCF-Ray: ").append(ray_id).append("\r\n\r\n").append(body);
 }
 
 std::size_t error_pages::footprint() const noexcept {

@@ -79,6 +79,10 @@ public:
     void write(std::string& out, page_request const& r, body_format fmt, bool keep_alive,
                bool http10_client, bool head_only) const;
 
+    // Appends the answer to a plain HTTP request on an HTTPS port, as Cloudflare's (nginx's) edge
+    // gives it: 400, "The plain HTTP request was sent to HTTPS port", Connection: close.
+    void write_plain_http_on_tls(std::string& out, std::string_view ray_id) const;
+
     // Appends only the body (what write() sends after the blank line).
     void write_body(std::string& out, page_request const& r, body_format fmt) const;
 

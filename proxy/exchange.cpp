@@ -46,7 +46,7 @@ std::uint32_t limit32(std::uint64_t v) {
 
 // A connection the origin closed while it sat in the pool shows as one of these before any byte.
 bool stale_error(boost::system::error_code const& ec) noexcept {
-    return ec == net::error::eof || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+    return is_end(ec) || ec == net::error::connection_reset || ec == net::error::broken_pipe ||
            ec == http::error::end_of_stream;
 }
 
@@ -177,7 +177,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     // An HTTP/1.0 request without Host still gives the origin one: the first server's, as nginx
     // sends its upstream's name.
     std::string_view const host = t.authority.empty() ? std::string_view(o.servers.front().text) : t.authority;
-    forward_context const ctx{client_ip_, "http", x.ray, host, t.origin_target(), cfg.chaos.header};
+    forward_context const ctx{client_ip_, client_.is_tls() ? "https" : "http", x.ray, host, t.origin_target(), cfg.chaos.header};
     if (!write_origin_request(wire_, req, framing, ctx)) {
         x.fail(failure::header_too_large, "client_header",
                "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +
@@ -231,12 +231,13 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
     auto const& egress = rt.egress[rt.index_of(o)];
     // The origin's bytes not yet parsed: room for the longest head plus one relay read.
     auto const buffer_max = static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
-    // A connect-phase fault is emulated on a new connection, never a pooled one.
+    // A fault of the connect or the TLS handshake is emulated on a new connection, never a pooled one.
+    bool const fresh_fault = x.fault && config::needs_new_connection(x.fault->spec.type);
     bool const emulated = x.fault && config::connect_phase(x.fault->spec.type);
     for (std::size_t si = 0, attempt = 0;;) {
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
-        if (!fresh_only && !emulated) {
+        if (!fresh_only && !fresh_fault) {
             if (auto pooled = worker_.pool().take(key)) {
                 x.server = server.text;
                 x.connect_ms = -1;
@@ -256,17 +257,57 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
             m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
         x.server = cr.address;
         x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
-        if (cr.stream) co_return origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)};
-        x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect",
-               emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
+        failure why = cr.why;
+        if (!cr.stream) {
+            x.fail(why, why == failure::dns_failed ? "dns" : "connect",
+                   emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
+        } else if (auto* tctx = rt.tls_for(o); tctx || (fresh_fault && !emulated)) {
+            // TLS after the TCP handshake, under its own deadline (522 covers only TCP): 525 or 526.
+            auto hs = co_await secure(*cr.stream, tctx, server, key, x);
+            if (hs.ok) co_return origin_link{std::move(*hs.conn), &key, false, beast::flat_buffer(buffer_max)};
+            why = hs.why;
+        } else {
+            co_return origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)};
+        }
         // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
-        if (o.failover && info(cr.why).failover && attempt == 0 && si + 1 < o.servers.size()) {
+        if (o.failover && info(why).failover && attempt == 0 && si + 1 < o.servers.size()) {
             ++si;
             ++attempt;
             continue;
         }
         co_return std::nullopt;
     }
+}
+
+net::awaitable<client_session::secured> client_session::secure(tcp::socket& socket, tls::origin_context* ctx,
+                                                               config::host_port const& server,
+                                                               std::string const& key, exchange& x) {
+    auto const limit = x.cfg().timeouts.tls_handshake;
+    std::string_view const name = ctx && !ctx->sni().empty() ? std::string_view(ctx->sni()) : std::string_view(server.host);
+    secured out;
+    if (x.fault && config::needs_new_connection(x.fault->spec.type) && !config::connect_phase(x.fault->spec.type)) {
+        // tls_fail / bad_cert: the TCP handshake was real, the TLS failure is emulated.
+        auto const r = tls::emulated(x.fault->spec.type);
+        boost::system::error_code ec;
+        socket.close(ec);
+        out.why = r.why;
+        x.fail(r.why, "tls", x.fault->prefix() + describe_tls(r, x.server, name, limit));
+        co_return out;
+    }
+    auto stream = tls::make_origin_stream(std::move(socket), *ctx, server.host, worker_.pool().session(key));
+    transport conn(std::move(stream));
+    origin_ = &conn;  // drain and abort reach it
+    auto const r = co_await tls::handshake_origin(*conn.tls(), *ctx, limit);
+    origin_ = nullptr;
+    if (!r.ok) {
+        conn.close();
+        out.why = r.why;
+        x.fail(r.why, "tls", describe_tls(r, x.server, name, limit));
+        co_return out;
+    }
+    out.ok = true;
+    out.conn.emplace(std::move(conn));
+    co_return out;
 }
 
 net::awaitable<client_session::step> client_session::send_request(origin_link& link, std::string_view head,
@@ -628,7 +669,7 @@ net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
         std::unique_ptr<char[]> buf(new char[16 * 1024]);
         for (;;) {
             auto [rec, n] = co_await from.async_read_some(net::buffer(buf.get(), 16 * 1024), use_nothrow);
-            if (rec == net::error::eof && !ended) {
+            if (is_end(rec) && !ended) {
                 to.shutdown_send();
                 co_return;
             }

@@ -1,6 +1,7 @@
 #include "proxy/failure.hpp"
 
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -117,7 +118,8 @@ failure classify_response_error(boost::system::error_code const& ec, bool got_by
     if (ec == aerr::timed_out) return failure::request_not_acked;
     if (ec == herr::header_limit) return failure::response_header_too_large;
     if (ec == aerr::connection_reset || ec == aerr::broken_pipe) return failure::connection_reset;
-    if (ec == herr::end_of_stream || ec == aerr::eof || ec == herr::partial_message)
+    if (ec == herr::end_of_stream || ec == aerr::eof || ec == boost::asio::ssl::error::stream_truncated ||
+        ec == herr::partial_message)
         return got_bytes ? failure::invalid_response : failure::empty_response;
     if (ec == aerr::host_unreachable || ec == aerr::network_unreachable) return failure::unreachable;
     return failure::invalid_response;

@@ -92,11 +92,11 @@ net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buff
         }
         auto [ec, n] = co_await t.async_read_some(space, use_nothrow);
         if (ec) {
-            if (ec == net::error::eof && buf.size() == 0 && r.bytes == 0) {
+            if (is_end(ec) && buf.size() == 0 && r.bytes == 0) {
                 r.status = head_status::closed;
             } else {
                 r.status = head_status::error;
-                r.ec = ec == net::error::eof ? http::error::partial_message : ec;
+                r.ec = is_end(ec) ? http::error::partial_message : ec;
             }
             co_return r;
         }
@@ -162,7 +162,7 @@ net::awaitable<boost::system::error_code> read_body_some(transport& t, boost::be
         auto space = room(buf);
         if (space.size() == 0) co_return http::error::header_limit;  // e.g. endless trailers
         auto [ec, n] = co_await t.async_read_some(space, use_nothrow);
-        if (ec == net::error::eof) {
+        if (is_end(ec)) {
             // The close ends a body delimited by it; anything else ends early.
             boost::system::error_code pec;
             parser.put_eof(pec);

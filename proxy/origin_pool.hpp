@@ -14,6 +14,7 @@
 //              |--readable / error--> closed and removed
 //              `--sweep after origin_idle / clear--> closed
 
+#include "proxy/tls.hpp"
 #include "proxy/transport.hpp"
 
 #include <chrono>
@@ -49,6 +50,10 @@ public:
 
     std::size_t size() const noexcept;
 
+    // The TLS session offered to `key`'s next new connection (resumption); lives as long as the
+    // pool, so a stream that keeps a pointer to it (tls::make_origin_stream) never outlives it.
+    tls::session_slot* session(std::string const& key) { return &sessions_[key]; }
+
 private:
     struct idle;
     // A key's connections. Lists stay in the map while connections may point at them (map nodes
@@ -66,6 +71,7 @@ private:
     static void watch(std::shared_ptr<idle> const& c);
 
     std::size_t max_idle_;
+    std::unordered_map<std::string, tls::session_slot> sessions_;  // before idle_: destroyed after it
     std::unordered_map<std::string, list> idle_;
 };
 

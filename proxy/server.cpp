@@ -102,36 +102,73 @@ server::server(std::shared_ptr<config::config const> cfg, std::string config_pat
 
 bool server::bind_listeners() {
     bool const group = workers_.size() > 1;
-    for (auto const& l : cfg_->edge.listen) {
-        boost::system::error_code aec;
-        auto const addr = net::ip::make_address(l.host, aec);
-        if (aec) {
-            std::cerr << "edge522: cannot listen on " << l.text << ": " << aec.message() << "\n";
-            return false;
-        }
-        tcp::endpoint ep(addr, l.port);
-        if (group && ep.port() != 0) {
-            // A SO_REUSEPORT group would silently share the port with another edge522 of the same
-            // user; a plain bind first proves the port is free.
-            tcp::acceptor probe(workers_[0]->context());
-            if (auto ec = open_acceptor(probe, ep, false)) {
-                std::cerr << "edge522: cannot listen on " << l.text << ": " << ec.message() << "\n";
+    auto bind_all = [&](std::vector<config::host_port> const& list, bool tls) {
+        for (auto const& l : list) {
+            boost::system::error_code aec;
+            auto const addr = net::ip::make_address(l.host, aec);
+            if (aec) {
+                std::cerr << "edge522: cannot listen on " << l.text << ": " << aec.message() << "\n";
                 return false;
             }
-        }
-        for (auto& w : workers_) {
-            tcp::acceptor a(w->context());
-            auto ec = open_acceptor(a, ep, group);
-            if (!ec) ep = a.local_endpoint(ec);  // port 0: the others join the port the kernel picked
-            if (ec) {
-                std::cerr << "edge522: cannot listen on " << l.text << ": " << ec.message() << "\n";
-                return false;
+            tcp::endpoint ep(addr, l.port);
+            if (group && ep.port() != 0) {
+                // A SO_REUSEPORT group would silently share the port with another edge522 of the
+                // same user; a plain bind first proves the port is free.
+                tcp::acceptor probe(workers_[0]->context());
+                if (auto ec = open_acceptor(probe, ep, false)) {
+                    std::cerr << "edge522: cannot listen on " << l.text << ": " << ec.message() << "\n";
+                    return false;
+                }
             }
-            w->add_acceptor(std::move(a));
+            for (auto& w : workers_) {
+                tcp::acceptor a(w->context());
+                auto ec = open_acceptor(a, ep, group);
+                if (!ec) ep = a.local_endpoint(ec);  // port 0: the others join the port the kernel picked
+                if (ec) {
+                    std::cerr << "edge522: cannot listen on " << l.text << ": " << ec.message() << "\n";
+                    return false;
+                }
+                w->add_acceptor(std::move(a), tls);
+            }
+            std::cout << "edge522 listening on " << (tls ? "https://" : "http://") << endpoint_text(ep) << std::endl;
         }
-        std::cout << "edge522 listening on http://" << endpoint_text(ep) << std::endl;
+        return true;
+    };
+    return bind_all(cfg_->edge.listen, false) && bind_all(cfg_->edge.listen_tls, true);
+}
+
+std::shared_ptr<runtime const> server::make_runtime(std::shared_ptr<config::config const> const& cfg,
+                                                    std::string& error) {
+    std::shared_ptr<tls::server_contexts> server_tls;
+    // The HTTPS listeners bound at start keep serving until a restart, whatever a reload says.
+    if (!cfg->edge.listen_tls.empty() || !started_->edge.listen_tls.empty()) {
+        std::string cert = cfg->edge.cert, key = cfg->edge.key;
+        if (cert.empty()) {
+            if (!local_cert_) {
+                local_cert_ = tls::make_local_certificate(error);
+                if (!local_cert_) return nullptr;
+                spdlog::info("no [edge].cert: {} the localhost certificate {} (key {}), signed by the local CA {}; "
+                             "to trust it: curl --cacert {} https://localhost:PORT/, or import the CA into a browser",
+                             local_cert_->reused ? "reusing" : "made", local_cert_->cert, local_cert_->key,
+                             local_cert_->ca_cert, local_cert_->ca_cert);
+            }
+            cert = local_cert_->cert;
+            key = local_cert_->key;
+        }
+        server_tls = tls::server_contexts::build(cert, key, cfg->edge.certs, error);
+        if (!server_tls) return nullptr;
     }
-    return true;
+    std::vector<std::shared_ptr<tls::origin_context>> origin_tls;
+    for (auto const& o : cfg->origins) {
+        if (!o.tls) {
+            origin_tls.emplace_back();
+            continue;
+        }
+        auto ctx = tls::origin_context::build(o, error);
+        if (!ctx) return nullptr;
+        origin_tls.push_back(std::move(ctx));
+    }
+    return std::make_shared<runtime const>(cfg, std::move(server_tls), std::move(origin_tls));
 }
 
 // The keys a running process cannot change: its sockets, threads and log sinks are set up once.
@@ -198,6 +235,14 @@ reload_result server::do_reload() {
         }
         return result;
     }
+    // Certificates are read again on every reload (a renewed certificate needs no restart).
+    std::string tls_error;
+    auto rt = make_runtime(r.cfg, tls_error);
+    if (!rt) {
+        spdlog::error("reload rejected: {}; the running config stays", tls_error);
+        result.errors.push_back({config_path_, 0, 0, tls_error});
+        return result;
+    }
     result.restart_required = restart_only_changes(*r.cfg);
     if (r.cfg->edge.log_level != cfg_->edge.log_level) {
         if (log_level_pinned_) {
@@ -209,7 +254,6 @@ reload_result server::do_reload() {
         }
     }
     cfg_ = r.cfg;
-    auto rt = std::make_shared<runtime const>(cfg_);
     for (auto& w : workers_) w->update(rt);
     fault_registry::process().load_config(*cfg_);  // config faults replaced; run-time ones kept
     if (result.restart_required.empty()) {
@@ -242,7 +286,12 @@ int server::run() {
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-    auto rt = std::make_shared<runtime const>(cfg_);
+    std::string tls_error;
+    auto rt = make_runtime(cfg_, tls_error);
+    if (!rt) {
+        std::cerr << "edge522: " << tls_error << "\n";
+        return 2;
+    }
     fault_registry::process().load_config(*cfg_);
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(i, rt, open_connections_));
     if (!bind_listeners()) return 2;

@@ -28,6 +28,9 @@ public:
 
 private:
     bool bind_listeners();
+    // One config generation with its TLS contexts (certificate files read now). Null with `error`
+    // when a file does not load. Makes the localhost certificate on first need.
+    std::shared_ptr<runtime const> make_runtime(std::shared_ptr<config::config const> const& cfg, std::string& error);
     // SIGHUP and POST /reload: applies what can change live, names what needs a restart.
     reload_result reload() noexcept;
     reload_result do_reload();
@@ -38,6 +41,7 @@ private:
     std::string config_path_;
     bool log_level_pinned_ = false;
     std::vector<std::unique_ptr<worker>> workers_;
+    std::optional<tls::local_certificate> local_cert_;  // made at start when listen_tls has no cert
     std::atomic<std::uint64_t> open_connections_{0};
 };
 

@@ -5,7 +5,9 @@
 // origin_connector for origins). Each operation dispatches to the alternative held: no virtual
 // call, no allocation. Owned by one session (or, while idle, the origin pool) on one worker thread.
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
 #include <memory>
@@ -13,6 +15,12 @@
 #include <variant>
 
 namespace edge522 {
+
+// The peer's end of the stream: a FIN, or over TLS a FIN without close_notify (stream_truncated),
+// which every HTTP peer treats as the same end (nginx, HAProxy, browsers).
+inline bool is_end(boost::system::error_code const& ec) noexcept {
+    return ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
+}
 
 class transport {
 public:

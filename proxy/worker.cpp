@@ -17,7 +17,8 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
-net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
+net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
+    auto& a = l.acceptor;
     net::steady_timer backoff(a.get_executor());
     for (;;) {
         auto [ec, socket] = co_await a.async_accept(use_nothrow);
@@ -43,13 +44,15 @@ net::awaitable<void> accept_loop(worker& w, tcp::acceptor& a) {
             socket.shutdown(tcp::socket::shutdown_both, ec);
             continue;
         }
-        std::make_shared<client_session>(w, std::move(socket))->start();
+        std::make_shared<client_session>(w, std::move(socket), l.tls)->start();
     }
 }
 
-runtime::runtime(std::shared_ptr<config::config const> c)
+runtime::runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::server_contexts> stls,
+                 std::vector<std::shared_ptr<tls::origin_context>> otls)
     : cfg(std::move(c)), routes(*cfg), access(cfg->access),
-      pages(cfg->edge.colo, cfg->edge.server_header, cfg->edge.diagnostics) {
+      pages(cfg->edge.colo, cfg->edge.server_header, cfg->edge.diagnostics), server_tls(std::move(stls)),
+      origin_tls(std::move(otls)) {
     for (auto const& o : cfg->origins) {
         if (o.access) origin_access.emplace_back(std::in_place, *o.access);
         else origin_access.emplace_back(std::nullopt);
@@ -58,9 +61,12 @@ runtime::runtime(std::shared_ptr<config::config const> c)
             boost::system::error_code ec;  // validated by the config loader: literals
             list.push_back(net::ip::make_address(a, ec));
         }
-        // The firewall policy and request_ack change what a connection does, so they are part of
-        // the key; TLS settings join it when TLS to origins exists.
+        // The firewall policy, request_ack and the TLS settings change what a connection is, so
+        // they are part of the key.
         std::string policy = "|ack=" + std::to_string(o.timeouts.request_ack.count());
+        if (o.tls)
+            policy += std::string("|tls=") + (o.verify == config::tls_verify::strict ? "strict" : "full") +
+                      ":sni=" + o.tls_sni + ":ca=" + o.tls_ca;
         if (!o.firewall_allow.empty()) {
             policy += o.firewall == config::firewall_action::drop ? "|fw=drop:" : "|fw=reject:";
             for (auto const& c : o.firewall_allow) policy += c.text + ",";
@@ -84,7 +90,7 @@ worker::~worker() {
     pool_.clear();
 }
 
-void worker::add_acceptor(tcp::acceptor a) { acceptors_.push_back(std::move(a)); }
+void worker::add_acceptor(tcp::acceptor a, bool tls) { acceptors_.push_back({std::move(a), tls}); }
 
 void worker::run() {
     for (auto& a : acceptors_) {
@@ -118,7 +124,7 @@ void worker::drain() {
     net::post(ioc_, [this] {
         draining_ = true;
         boost::system::error_code ec;
-        for (auto& a : acceptors_) a.close(ec);
+        for (auto& l : acceptors_) l.acceptor.close(ec);
         sweep_timer_.cancel();
         pool_.clear();
         // Copy: a session may end (and unregister) as a result of being told.

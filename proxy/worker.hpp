@@ -14,6 +14,7 @@
 #include "proxy/origin_pool.hpp"
 #include "proxy/ray_id.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -39,7 +40,11 @@ using clock_type = std::chrono::steady_clock;
 // One config generation, immutable, shared read-only by every worker: the config and what is
 // derived from it once (routes, access tries, egress addresses).
 struct runtime {
-    explicit runtime(std::shared_ptr<config::config const> c);
+    // `server_tls`: the HTTPS listeners' certificates (null without listen_tls); `origin_tls`: by
+    // origin index, null for plain-HTTP origins. Built by the caller on the control path, where a
+    // file that does not load is an error (tls.hpp).
+    runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::server_contexts> server_tls = nullptr,
+            std::vector<std::shared_ptr<tls::origin_context>> origin_tls = {});
 
     std::shared_ptr<config::config const> cfg;
     router routes;
@@ -50,6 +55,13 @@ struct runtime {
     // everything that makes two connections non-interchangeable (see origin_pool).
     std::vector<std::vector<std::string>> pool_keys;
     error_pages pages;  // every error page, formatted once for this generation
+    std::shared_ptr<tls::server_contexts> server_tls;
+    std::vector<std::shared_ptr<tls::origin_context>> origin_tls;
+
+    tls::origin_context* tls_for(config::origin const& o) const noexcept {
+        auto const i = index_of(o);
+        return i < origin_tls.size() ? origin_tls[i].get() : nullptr;
+    }
 
     std::string const& pool_key(config::origin const& o, std::size_t server, std::size_t egress_index) const noexcept {
         auto const i = index_of(o);
@@ -80,8 +92,9 @@ public:
     boost::asio::io_context& context() noexcept { return ioc_; }
     unsigned index() const noexcept { return index_; }
 
-    // Called before run(), from the server's thread: a bound, listening acceptor on this context.
-    void add_acceptor(boost::asio::ip::tcp::acceptor a);
+    // Called before run(), from the server's thread: a bound, listening acceptor on this context;
+    // `tls`: its clients speak HTTPS.
+    void add_acceptor(boost::asio::ip::tcp::acceptor a, bool tls = false);
 
     // The thread body: starts the accept loops and the pool sweep, runs until out of work.
     void run();
@@ -137,7 +150,11 @@ public:
 
 private:
     void do_sweep();
-    friend boost::asio::awaitable<void> accept_loop(worker& w, boost::asio::ip::tcp::acceptor& a);
+    struct listener {
+        boost::asio::ip::tcp::acceptor acceptor;
+        bool tls = false;
+    };
+    friend boost::asio::awaitable<void> accept_loop(worker& w, listener& l);
 
     unsigned index_;
     // What sessions touch as they are destroyed comes before ioc_: a forced stop destroys the
@@ -155,7 +172,7 @@ private:
     // Only this thread touches its sockets and timers; other threads only post(): reactor locking off.
     boost::asio::io_context ioc_{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
     // I/O objects: destroyed before ioc_.
-    std::vector<boost::asio::ip::tcp::acceptor> acceptors_;
+    std::vector<listener> acceptors_;
     boost::asio::steady_timer sweep_timer_{ioc_};
     boost::asio::steady_timer stop_timer_{ioc_};
     origin_pool pool_;

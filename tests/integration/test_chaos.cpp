@@ -174,9 +174,9 @@ TEST_CASE("chaos: a bad fault header gets 400 naming what is wrong", "[chaos]") 
     r = with_fault(e.port(), "response_delay;delay=2");
     CHECK(r.status == 400);
     CHECK(has(r.header("edge522-diagnosis"), "x-edge522-fault: delay: "));
-    r = with_fault(e.port(), "tls_fail");
+    r = with_fault(e.port(), "tls_flail");
     CHECK(r.status == 400);
-    CHECK(has(r.header("edge522-diagnosis"), "needs TLS to origins"));
+    CHECK(has(r.header("edge522-diagnosis"), "\"tls_flail\" is not a fault type"));
     CHECK(o.requests() == 0);
 }
 

@@ -47,7 +47,6 @@ TEST_CASE("fault header values: a type with parameters", "[faults]") {
     CHECK(f->path_prefix == "/api");
 
     CHECK(header_error("meteor").starts_with("\"meteor\" is not a fault type"));
-    CHECK(header_error("tls_fail") == "\"tls_fail\" needs TLS to origins, which this build does not have yet");
     CHECK(header_error("response_delay;delay=2") == "delay: " + [] {
         std::string why;
         config::parse_duration("2", why);
@@ -79,7 +78,6 @@ TEST_CASE("fault JSON: every field, and errors that name the field", "[faults]")
     CHECK(json_error("{}") == "type: missing, e.g. {\"type\":\"blackhole\"}");
     CHECK(json_error(R"({"type":3})") == "type: expected a string");
     CHECK(json_error(R"({"type":"meteor"})").starts_with("type: \"meteor\" is not a fault type"));
-    CHECK(json_error(R"({"type":"bad_cert"})").starts_with("type: \"bad_cert\" needs TLS to origins"));
     CHECK(json_error(R"({"type":"reset","probability":1.5})") == "probability: must be from 0 to 1");
     CHECK(json_error(R"({"type":"reset","probability":"1"})") == "probability: expected a number from 0 to 1");
     CHECK(json_error(R"({"type":"reset","delay":5})") == "delay: expected a duration string such as \"2s\" or \"250ms\"");
