@@ -664,12 +664,16 @@ net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
         if (idle.count() > 0) arm(phase::tunnel, clock::now() + idle);
     };
     // One direction: bytes until EOF, which becomes a FIN toward the other side (half-close); an
-    // error (or the idle timeout, or drain) ends both directions.
+    // error (or the idle timeout, or drain) ends both directions. With TLS at either end, an EOF
+    // ends both directions too, as nginx ends an upgraded connection: a TLS half-close would need a
+    // close_notify written while the other direction reads the same stream, which Asio's ssl::stream
+    // cannot do; the TLS peer gets its close_notify once the tunnel is over.
+    bool const half_close = !client_.is_tls() && !link.conn.is_tls();
     auto one_way = [&](transport& from, transport& to, std::uint64_t* counted) -> net::awaitable<void> {
         std::unique_ptr<char[]> buf(new char[16 * 1024]);
         for (;;) {
             auto [rec, n] = co_await from.async_read_some(net::buffer(buf.get(), 16 * 1024), use_nothrow);
-            if (is_end(rec) && !ended) {
+            if (is_end(rec) && !ended && half_close) {
                 to.shutdown_send();
                 co_return;
             }
@@ -687,6 +691,12 @@ net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
     touch();
     co_await (one_way(client_, link.conn, nullptr) && one_way(link.conn, client_, &x.bytes_sent));
     disarm();
+    if (link.conn.is_tls() && !aborted_) {
+        // The origin's close_notify (bounded: Asio's shutdown also waits for the origin's).
+        arm(phase::origin_read, clock::now() + std::chrono::milliseconds(500));
+        co_await link.conn.tls()->async_shutdown(use_nothrow);
+        disarm();
+    }
     tunnel_ = false;
     origin_ = nullptr;
     if (aborted_) x.cut = "drain";

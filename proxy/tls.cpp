@@ -78,6 +78,12 @@ std::unique_ptr<ssl::context> server_context(std::string const& cert, std::strin
         return nullptr;
     }
     ctx->use_private_key_file(key, ssl::context::pem, ec);
+    if (ec && ec.category() == net::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == X509_R_KEY_VALUES_MISMATCH) {
+        ERR_clear_error();
+        error = "private key \"" + key + "\" does not match certificate \"" + cert + "\"";
+        return nullptr;
+    }
     if (ec) {
         error = "cannot load private key \"" + key + "\": " + openssl_text(ec);
         return nullptr;
@@ -98,12 +104,13 @@ int slot_index() {
     return index;
 }
 
-// Every session (ticket) an origin sends replaces the one its pool key offered.
+// Every session (ticket) an origin sends replaces the one its pool key offered. A copy: OpenSSL
+// marks the connection's own session not resumable when the connection ends without a
+// close_notify (ssl_clear_bad_session), as origin connections do when they are not pooled.
 int on_new_session(SSL* s, SSL_SESSION* session) {
-    auto* slot = static_cast<session_slot*>(SSL_get_ex_data(s, slot_index()));
-    if (!slot) return 0;  // not ours to keep: OpenSSL frees it
-    slot->reset(session);
-    return 1;
+    if (auto* slot = static_cast<session_slot*>(SSL_get_ex_data(s, slot_index())))
+        if (SSL_SESSION* copy = SSL_SESSION_dup(session)) slot->reset(copy);
+    return 0;  // the original stays OpenSSL's
 }
 
 // --- the generated localhost certificate ---

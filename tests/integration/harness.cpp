@@ -460,14 +460,15 @@ bool edge::log_contains(std::string const& text, std::chrono::milliseconds limit
     return false;
 }
 
-std::uint16_t edge::admin_port() const {
-    // The admin line follows the edge's own "listening on" line, which the constructor waited
-    // for: give it a moment (a slow machine, a sanitizer build).
-    static constexpr std::string_view marker = "admin listening on http://";
-    std::string text = log();
+namespace {
+
+// The port of the first `marker` line of an edge's log, waiting a moment for it: the lines after
+// the first "listening on" (HTTPS listeners, admin) come a little later on a slow machine.
+std::uint16_t port_after(edge const& e, std::string_view marker) {
+    std::string text = e.log();
     for (int i = 0; i < 250 && text.find(marker) == std::string::npos; ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        text = log();
+        text = e.log();
     }
     auto p = text.find(marker);
     if (p == std::string::npos) return 0;
@@ -475,6 +476,12 @@ std::uint16_t edge::admin_port() const {
     auto colon = rest.find_last_of(':', rest.find('\n'));
     return static_cast<std::uint16_t>(std::stoi(rest.substr(colon + 1)));
 }
+
+} // namespace
+
+std::uint16_t edge::admin_port() const { return port_after(*this, "admin listening on http://"); }
+std::uint16_t edge::tls_port() const { return port_after(*this, "edge522 listening on https://"); }
+
 void edge::signal(int sig) const { ::kill(pid_, sig); }
 int edge::wait_exit(std::chrono::milliseconds limit) { return wait_pid(pid_, limit, exited_); }
 long edge::rss_kib() const { return proc_status_kib(pid_, "VmRSS"); }

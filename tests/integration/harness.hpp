@@ -111,6 +111,7 @@ public:
 
     std::uint16_t port() const noexcept { return port_; }
     std::uint16_t admin_port() const;  // from the "admin listening on" line; 0 when none
+    std::uint16_t tls_port() const;    // the first "listening on https://" line; 0 when none
     int pid() const noexcept { return pid_; }
     std::string log() const;
     // The access log is buffered (flushed every second): wait for `text` to show up.
