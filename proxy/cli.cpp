@@ -101,12 +101,20 @@ int cli_main(int argc, char** argv) {
     std::string demo_listen = "127.0.0.1:8080";
     demo->add_option("--listen", demo_listen, "where the edge listens (default 127.0.0.1:8080)");
 
-    auto* probe = app.add_subcommand("probe", "diagnose an origin (host:port, or an http URL which also gets "
+    auto* probe = app.add_subcommand("probe", "diagnose an origin (host:port, or an http(s) URL which also gets "
                                      "one GET): the code an edge would answer, DNS/handshake/first-byte times, "
-                                     "the cause and the fix; exit 0 when reachable, 1 otherwise");
+                                     "for HTTPS the certificate and its verification, the cause and the fix; "
+                                     "exit 0 when reachable, 1 otherwise");
     tools::probe_options popt;
-    std::string probe_connect = "19s", probe_read = "125s";
-    probe->add_option("target", popt.target, "host:port or http://host[:port]/path")->required();
+    std::string probe_connect = "19s", probe_read = "125s", probe_tls = "10s", probe_verify = "strict";
+    probe->add_option("target", popt.target, "host:port, http://host[:port]/path or https://host[:port]/path")->required();
+    probe->add_flag("--tls", popt.https, "TLS to a host:port target (as an origin with tls = true)");
+    probe->add_option("--tls-verify", probe_verify, "strict (default: a certificate that does not verify is 526) or "
+                      "full (any certificate; the verdict is still shown)")
+        ->check(CLI::IsMember({"full", "strict"}));
+    probe->add_option("--sni", popt.sni, "SNI and the name to verify (default: the host)");
+    probe->add_option("--tls-ca", popt.tls_ca, "PEM bundle of trusted CAs (default: the system store)");
+    probe->add_option("--tls-timeout", probe_tls, "TLS handshake deadline (default 10s)");
     probe->add_option("--connect-timeout", probe_connect, "TCP handshake deadline (default 19s)");
     probe->add_option("--read-timeout", probe_read, "response head deadline for URLs (default 125s)");
     probe->add_option("--from", popt.from, "source address to connect from (an egress address)");
@@ -171,12 +179,15 @@ int cli_main(int argc, char** argv) {
         std::string error;
         auto ct = config::parse_duration(probe_connect, error);
         auto rt = ct ? config::parse_duration(probe_read, error) : std::nullopt;
-        if (!ct || !rt || ct->count() <= 0 || rt->count() <= 0) {
+        auto tt = rt ? config::parse_duration(probe_tls, error) : std::nullopt;
+        if (!ct || !rt || !tt || ct->count() <= 0 || rt->count() <= 0 || tt->count() <= 0) {
             std::cerr << "edge522 probe: bad duration: " << (error.empty() ? "must be > 0" : error) << "\n";
             return exit_invalid;
         }
         popt.connect_timeout = *ct;
         popt.read_timeout = *rt;
+        popt.tls_timeout = *tt;
+        popt.tls_verify = probe_verify == "full" ? config::tls_verify::full : config::tls_verify::strict;
         return tools::run_probe(popt);
     }
     return do_serve(config_path, log_level);

@@ -94,6 +94,9 @@ std::unique_ptr<ssl::context> server_context(std::string const& cert, std::strin
         return nullptr;
     }
     SSL_CTX_set_alpn_select_cb(ctx->native_handle(), select_alpn, nullptr);
+    // TLS 1.2 renegotiation would make a read write (and the reverse) under Asio's feet; nginx
+    // refuses client-initiated renegotiation too.
+    SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION);
     // Idle keep-alive connections should not hold OpenSSL's read and write buffers.
     SSL_CTX_set_mode(ctx->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     return ctx;
@@ -453,7 +456,7 @@ std::vector<std::string> check_files(config::config const& cfg) {
 
 // --- origin side ---
 
-std::shared_ptr<origin_context> origin_context::build(config::origin const& o, std::string& error) {
+std::shared_ptr<origin_context> origin_context::build(config::origin const& o, std::string& error, bool inspect) {
     auto out = std::make_shared<origin_context>();
     try {
         out->ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
@@ -462,12 +465,13 @@ std::shared_ptr<origin_context> origin_context::build(config::origin const& o, s
         return nullptr;
     }
     out->verify_ = o.verify;
+    out->inspect_ = inspect;
     out->sni_ = o.tls_sni;
     auto* native = out->ctx_->native_handle();
     boost::system::error_code ec;
     out->ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3, ec);
-    if (o.verify == config::tls_verify::strict) {
-        out->ctx_->set_verify_mode(ssl::verify_peer, ec);
+    if (o.verify == config::tls_verify::strict || inspect) {
+        out->ctx_->set_verify_mode(o.verify == config::tls_verify::strict ? ssl::verify_peer : ssl::verify_none, ec);
         if (!o.tls_ca.empty()) out->ctx_->load_verify_file(o.tls_ca, ec);
         else out->ctx_->set_default_verify_paths(ec);
         if (ec) {
@@ -484,6 +488,7 @@ std::shared_ptr<origin_context> origin_context::build(config::origin const& o, s
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(native, on_new_session);
     SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);  // pooled idle connections hold no buffers
+    SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
     return out;
 }
 
@@ -494,7 +499,7 @@ std::unique_ptr<transport::tls_stream> make_origin_stream(net::ip::tcp::socket s
     std::string const name = !ctx.sni().empty() ? ctx.sni() : std::string(server_host);
     boost::system::error_code ec;
     net::ip::make_address(name, ec);
-    bool const strict = ctx.verify() == config::tls_verify::strict;
+    bool const strict = ctx.checks_name();
     if (ec) {
         SSL_set_tlsext_host_name(native, name.c_str());  // RFC 6066: no SNI for an IP literal
         if (strict) SSL_set1_host(native, name.c_str());
@@ -525,12 +530,18 @@ net::awaitable<handshake_result> handshake_origin(transport::tls_stream& s, orig
         co_return out;
     }
     auto const [ec] = std::get<0>(r);
+    long const v = SSL_get_verify_result(native);
+    if (v != X509_V_OK && out.peer) {
+        out.verify_cause = verify_cause(v);
+        out.verify_error = X509_verify_cert_error_string(v);
+    }
     if (!ec) {
         out.ok = true;
         out.resumed = SSL_session_reused(native) == 1;
+        out.version = SSL_get_version(native);
+        if (SSL_CIPHER const* c = SSL_get_current_cipher(native)) out.cipher = SSL_CIPHER_get_name(c);
         co_return out;
     }
-    long const v = SSL_get_verify_result(native);
     if (ctx.verify() == config::tls_verify::strict && v != X509_V_OK) {
         out.why = failure::tls_certificate_invalid;
         out.cause = verify_cause(v);
@@ -540,6 +551,14 @@ net::awaitable<handshake_result> handshake_origin(transport::tls_stream& s, orig
     }
     ERR_clear_error();
     co_return out;
+}
+
+handshake_result as_invalid_certificate(handshake_result r) {
+    r.ok = false;
+    r.why = failure::tls_certificate_invalid;
+    r.cause = r.verify_cause;
+    r.detail = r.verify_error;
+    return r;
 }
 
 handshake_result emulated(config::fault_type type) {

@@ -72,14 +72,18 @@ std::optional<local_certificate> make_local_certificate(std::string& error);
 // the system's), resumption callback.
 class origin_context {
 public:
-    static std::shared_ptr<origin_context> build(config::origin const& o, std::string& error);
+    // `inspect` (probe): the trust store and the name check are set up whatever the mode, so that
+    // the strict verdict is known (handshake_result::verify_error) while the mode decides the code.
+    static std::shared_ptr<origin_context> build(config::origin const& o, std::string& error, bool inspect = false);
     ssl::context& context() noexcept { return *ctx_; }
     config::tls_verify verify() const noexcept { return verify_; }
+    bool checks_name() const noexcept { return verify_ == config::tls_verify::strict || inspect_; }
     std::string const& sni() const noexcept { return sni_; }
 
 private:
     std::unique_ptr<ssl::context> ctx_;
     config::tls_verify verify_ = config::tls_verify::full;
+    bool inspect_ = false;
     std::string sni_;
 };
 
@@ -124,7 +128,15 @@ struct handshake_result {
     std::optional<peer_certificate> peer;  // the certificate presented, when one was
     bool resumed = false;
     std::chrono::microseconds time{0};
+    // What strict verification says of the certificate presented, whatever the mode (full mode
+    // without `inspect` has no trust store: then "unable to get local issuer certificate").
+    tls::cause verify_cause = cause::none;  // none = it verifies
+    std::string verify_error;
+    std::string version, cipher;  // "TLSv1.3", "TLS_AES_256_GCM_SHA384" once complete
 };
+
+// The strict verdict of `r` as a 526 result (for a mode that decides after the handshake).
+handshake_result as_invalid_certificate(handshake_result r);
 
 // A new client stream over `socket` for `server_host` (SNI and the name strict checks: tls_sni, or
 // the server's host when it is a name; an IP literal is checked as an IP and sends no SNI). Offers
