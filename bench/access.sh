@@ -2,10 +2,13 @@
 # The cost of 50,000 IP access rules (Cloudflare's account limit) against none: edge522 twice, same
 # origin, wrk keep-alive at 50 connections, interleaved rounds (A B A B ...), medians and the ratio.
 #   bench/access.sh                   ROUNDS=5 DURATION=8 RULES=50000 CONNS=50
+# The table goes to stdout and, with the per-round results, to OUT_DIR (default
+# /tmp/edge522-bench/access-<timestamp>): summary.md, summary.json (one object per row and figure), results.txt.
 # Needs nginx (the origin), wrk, python3 (scripts/install-deps.sh --bench installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${ROUNDS:=5}" "${DURATION:=8}" "${RULES:=50000}" "${CONNS:=50}"
+: "${OUT_DIR:=/tmp/edge522-bench/access-$(date +%Y%m%d-%H%M%S)}"
 BIN="${EDGE522_BIN:-build/edge522}"
 scripts/install-deps.sh --bench
 [ -x "$BIN" ] || scripts/build.sh
@@ -102,10 +105,18 @@ for r in $(seq "$ROUNDS"); do
     done
 done
 
+mkdir -p "$OUT_DIR"
+cp "$work/results" "$OUT_DIR/results.txt"
+{
 echo "edge522 access-rule cost, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "command: ROUNDS=$ROUNDS DURATION=$DURATION RULES=$RULES CONNS=$CONNS bench/access.sh"
-RULES="$RULES" python3 - "$work/results" <<'PY'
+cmdline="ROUNDS=$ROUNDS DURATION=$DURATION RULES=$RULES CONNS=$CONNS bench/access.sh"
+RULES="$RULES" python3 - "$work/results" "$PWD/bench/lib" "$OUT_DIR/summary.json" "$cmdline" "$BIN" <<'PY'
 import sys, statistics
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, sys.argv[2])
+from results_json import Results
+js = Results("access")
 rows = [l.split() for l in open(sys.argv[1])]
 med = {}
 for name in ("none", "rules"):
@@ -117,7 +128,14 @@ print("| edge522 | req/s median | req/s min-max | CPU us/req median |")
 print("|---|---|---|---|")
 for name, label in (("none", "no rules"), ("rules", "%s rules" % format(int(__import__("os").environ.get("RULES", "50000")), ","))):
     m = med[name]
+    for fig, v, unit in (("rps_median", m[0], "req/s"), ("rps_min", m[2], "req/s"), ("rps_max", m[3], "req/s"),
+                         ("cpu_us_per_request", m[1], "us")):
+        js.add("edge522", fig, v, unit, rules=0 if name == "none" else int(__import__("os").environ.get("RULES", "50000")))
     print("| %s | %.0f | %.0f-%.0f | %.2f |" % (label, m[0], m[2], m[3], m[1]))
 print()
 print("throughput ratio (rules / none): %.3f; CPU per request ratio: %.3f" % (med["rules"][0] / med["none"][0], med["rules"][1] / med["none"][1]))
+js.add("edge522", "rps_ratio_rules_over_none", med["rules"][0] / med["none"][0], "ratio")
+js.add("edge522", "cpu_ratio_rules_over_none", med["rules"][1] / med["none"][1], "ratio")
+js.write(sys.argv[3], {"command": sys.argv[4], "edge522": sys.argv[5]})
 PY
+} | tee "$OUT_DIR/summary.md"

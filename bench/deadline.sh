@@ -235,7 +235,7 @@ q=$(ss -Hltn "sport = :$BH_PORT" | awk '{print $2}')
 {
     cat "$OUT_DIR/env.txt"
     echo
-    python3 "$HERE/lib/summarize_deadline.py" "$OUT_DIR" "$DEADLINE_MS"
+    python3 "$HERE/lib/summarize_deadline.py" "$OUT_DIR" "$DEADLINE_MS" --json "$OUT_DIR/summary.json" --env "$OUT_DIR/env.txt"
     echo
     echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

@@ -231,7 +231,7 @@ done
     cat "$OUT_DIR/env.txt"
     echo
     IDLE_JSON=$(for k in "${!IDLE[@]}"; do echo "$k=${IDLE[$k]}"; done | paste -sd, -)
-    python3 "$HERE/lib/summarize_large.py" "$RES" "$IDLE_JSON"
+    python3 "$HERE/lib/summarize_large.py" "$RES" "$IDLE_JSON" --json "$OUT_DIR/summary.json" --env "$OUT_DIR/env.txt"
     echo
     echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

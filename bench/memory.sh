@@ -169,8 +169,12 @@ done
 {
     cat "$OUT_DIR/env.txt"
     echo
-    python3 - "$RES" <<'PY'
+    python3 - "$RES" "$HERE/lib" "$OUT_DIR/summary.json" "$OUT_DIR/env.txt" <<'PY'
 import json, statistics, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, sys.argv[2])
+from results_json import Results
+js = Results("memory")
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 labels = []
 for r in rows:
@@ -184,6 +188,13 @@ for lab in labels:
     rs = [r for r in rows if r["label"] == lab]
     per = [(r["rss_after_kb"] - r["rss_before_kb"]) / r["n"] for r in rs]
     res[lab] = statistics.median(per)
+    for fig, v, unit in (("kib_per_connection", statistics.median(per), "KiB"),
+                         ("kib_per_connection_min", min(per), "KiB"), ("kib_per_connection_max", max(per), "KiB"),
+                         ("rss_before_kb", statistics.median(r["rss_before_kb"] for r in rs), "kB"),
+                         ("rss_after_kb", statistics.median(r["rss_after_kb"] for r in rs), "kB"),
+                         ("origin_conns", statistics.median(r["origin_conns"] for r in rs), "count"),
+                         ("rounds", len(rs), "count")):
+        js.add(lab, fig, v, unit, n=rs[0]["n"])
     print(f"| {lab} | {rs[0]['n']} | {len(rs)} | {statistics.median(r['rss_before_kb'] for r in rs):.0f} "
           f"| {statistics.median(r['rss_after_kb'] for r in rs):.0f} | {statistics.median(per):.2f} "
           f"| {' / '.join(f'{x:.2f}' for x in per)} | {' / '.join(str(r['origin_conns']) for r in rs)} "
@@ -193,6 +204,8 @@ if "edge522" in res:
     others = ", ".join(f"{l} {res[l]:.2f}" for l in res if l != "edge522")
     print(f"* edge522: {res['edge522']:.2f} KiB per idle connection (target <= 10 KiB: "
           f"{'MET' if res['edge522'] <= 10 else 'NOT met'})" + (f"; {others}" if others else ""))
+    js.add("edge522", "target_kib_per_connection", res["edge522"], "KiB", met=res["edge522"] <= 10)
+js.write(sys.argv[3], sys.argv[4])
 PY
     echo
     echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"

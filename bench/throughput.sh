@@ -49,7 +49,7 @@ for c in $CONNS_LIST; do args+=("$c=$OUT_DIR/c$c/results.jsonl"); done
 {
     cat "$OUT_DIR/env.txt"
     echo
-    python3 "$HERE/lib/summarize_throughput.py" "${args[@]}"
+    python3 "$HERE/lib/summarize_throughput.py" "${args[@]}" --json "$OUT_DIR/summary.json" --env "$OUT_DIR/env.txt"
     echo
     echo "wall time: $(($(date +%s) - t_start)) s; host load at end: $(cut -d' ' -f1-3 /proc/loadavg); raw output: $OUT_DIR"
 } | tee "$OUT_DIR/summary.md"

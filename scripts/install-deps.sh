@@ -7,12 +7,13 @@ set -euo pipefail
 #   install-deps.sh --test    plus what the tests need (scripts/test.sh): chromium for the browser
 #                             check of every error page (tests/integration/test_page_browser.cpp),
 #                             openssl for certificates, clang-14 + its runtime for the fuzzers
-#   install-deps.sh --bench   plus the peers and load tools of bench/
+#   install-deps.sh --bench   plus the peers and load tools of bench/ (valgrind, strace and perf for
+#                             bench/instructions.sh)
 pkgs=(g++ cmake make libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl)
 case "${1:-}" in
   --test) pkgs+=(chromium openssl clang-14 libclang-rt-14-dev) ;;
-  --bench) pkgs+=(nginx haproxy wrk hyperfine valgrind) ;;
+  --bench) pkgs+=(nginx haproxy wrk hyperfine valgrind strace linux-perf) ;;
 esac
 
 missing=()

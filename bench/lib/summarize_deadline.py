@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Tables for bench/deadline.sh. Usage: summarize_deadline.py OUT_DIR DEADLINE_MS"""
+"""Tables for bench/deadline.sh. Usage: summarize_deadline.py OUT_DIR DEADLINE_MS [--json OUT] [--env env.txt]"""
 import json
 import math
 import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_json import Results, env_arg, json_arg  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -21,7 +25,10 @@ def codes_str(codes):
 
 
 def main():
-    out, deadline = sys.argv[1], float(sys.argv[2])
+    argv = sys.argv[1:]
+    jpath, env = json_arg(argv), env_arg(argv)
+    js = Results("deadline")
+    out, deadline = argv[0], float(argv[1])
     lines = [json.loads(l) for l in open(os.path.join(out, "requests.jsonl")) if l.strip()]
     meta = [json.loads(l) for l in open(os.path.join(out, "runs.jsonl")) if l.strip()]
     reqs = [l for l in lines if l["kind"] == "req"]
@@ -63,6 +70,16 @@ def main():
             tk = [m["proxy_ticks"] * 1e6 / CLK / n for m in meta if m["label"] == lab and m["n"] == n and "proxy_ticks" in m]
             cpu = f"{statistics.median(tk):.1f}" if tk else "-"
             res[(lab, n)] = dict(codes=codes, d=d, early=early, total=len(rs))
+            js.add(lab, "requests", len(rs), "count", n=n, reps=len(reps))
+            for code, k in sorted(codes.items()):
+                js.add(lab, "status_count", k, "count", n=n, status=code)
+            if d:
+                for fig, v in (("lateness_min_ms", d[0]), ("lateness_p50_ms", pct(d, 50)),
+                               ("lateness_p99_ms", pct(d, 99)), ("lateness_max_ms", d[-1])):
+                    js.add(lab, fig, v, "ms", n=n)
+                js.add(lab, "early_answers", early, "count", n=n)
+            js.add(lab, "client_send_spread_max_ms", spread, "ms", n=n)
+            js.add(lab, "proxy_cpu_us_per_request", statistics.median(tk) if tk else None, "us", n=n)
             if d:
                 print(f"| {lab} | {n} | {len(reps)} | {len(rs)} | {codes_str(codes)} | {d[0]:.2f} | {pct(d, 50):.2f} "
                       f"| {pct(d, 99):.2f} | {d[-1]:.2f} | {early} | {' / '.join(f'{x:.2f}' for x in pr50)} "
@@ -88,6 +105,14 @@ def main():
             bad = sum(1 for p in ps if p["status"] != 200)
             ratio = statistics.median(dur) / statistics.median(idle) if idle and dur else float("nan")
             pres[(lab, n)] = (ratio, bad, len(dur))
+            for fig, v, unit in (("probe_idle_p50_ms", statistics.median(idle) if idle else None, "ms"),
+                                 ("probe_idle_p99_ms", pct(idle, 99), "ms"),
+                                 ("probe_during_count", len(dur), "count"),
+                                 ("probe_during_p50_ms", statistics.median(dur) if dur else None, "ms"),
+                                 ("probe_during_p99_ms", pct(dur, 99), "ms"),
+                                 ("probe_during_max_ms", dur[-1] if dur else None, "ms"),
+                                 ("probe_during_over_idle_p50", ratio, "ratio"), ("probe_non_200", bad, "count")):
+                js.add(lab, fig, v, unit, n=n)
             print(f"| {lab} | {n} | {len(idle)} | {statistics.median(idle):.3f} | {pct(idle, 99):.3f} | {len(dur)} "
                   f"| {statistics.median(dur) if dur else float('nan'):.3f} | {pct(dur, 99):.3f} "
                   f"| {dur[-1] if dur else float('nan'):.3f} | {ratio:.2f} | {bad} |")
@@ -104,6 +129,12 @@ def main():
                 continue
             idle = ms[0]["idle_rss_kb"]
             peaks = [m["peak_rss_kb"] for m in ms]
+            for fig, v, unit in (("idle_rss_kb", idle, "kB"), ("peak_rss_kb", max(peaks), "kB"),
+                                 ("peak_minus_idle_per_request_kb", (max(peaks) - idle) / n, "kB"),
+                                 ("rss_after_kb", ms[-1]["rss_after_kb"], "kB"),
+                                 ("listen_overflows_max", max(m["listen_overflows"] for m in ms), "count"),
+                                 ("syn_sent_left", max(m["syn_sent_left"] for m in ms), "count")):
+                js.add(lab, fig, v, unit, n=n)
             print(f"| {lab} | {n} | {idle} | {max(peaks)} | {' / '.join(map(str, peaks))} "
                   f"| {(max(peaks) - idle) / n:.2f} | {ms[-1]['rss_after_kb']} "
                   f"| {' / '.join(str(m['listen_overflows']) for m in ms)} | {max(m['syn_sent_left'] for m in ms)} |")
@@ -120,11 +151,17 @@ def main():
             pr = pres.get(("edge522", n), (float("nan"), 0, 0))
             ideal = res.get(("ideal", n))
             floor = f" (calibration floor, ideal row: p99 {pct(ideal['d'], 99):.2f} ms)" if ideal and ideal["d"] else ""
+            js.add("edge522", "target_all_522", 1 if all522 else 0, "bool", n=n, met=all522)
+            js.add("edge522", "target_p99_lateness_ms", p99, "ms", n=n, met=p99 <= 5)
+            js.add("edge522", "target_early_answers", r["early"], "count", n=n, met=r["early"] == 0)
+            js.add("edge522", "target_probe_during_over_idle_p50", pr[0], "ratio", n=n, met=pr[0] < 2)
             print(f"* N={n}: every request a 522: {'MET' if all522 else 'NOT met'} ({codes_str(r['codes'])}); "
                   f"p99 lateness {p99:.2f} ms (target <= 5 ms: {'MET' if p99 <= 5 else 'NOT met'}){floor}; "
                   f"min {d[0]:.2f} ms, early answers: {r['early']} (target 0: {'MET' if r['early'] == 0 else 'NOT met'}); "
                   f"healthy p50 during/idle {pr[0]:.2f}x over {pr[2]} probes (target < 2x: "
                   f"{'MET' if pr[0] < 2 else 'NOT met'})")
+
+    js.write(jpath, env)
 
 
 if __name__ == "__main__":

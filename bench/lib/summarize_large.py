@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
-"""Tables for bench/large.sh. Usage: summarize_large.py results.jsonl 'row=idle_kb,...'"""
+"""Tables for bench/large.sh. Usage: summarize_large.py results.jsonl 'row=idle_kb,...' [--json OUT] [--env env.txt]"""
 import json
 import os
 import statistics
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_json import Results, env_arg, json_arg  # noqa: E402
+
 CLK = os.sysconf("SC_CLK_TCK")
 
 
 def main():
-    rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-    idle = dict(kv.split("=") for kv in sys.argv[2].split(",") if kv) if len(sys.argv) > 2 else {}
+    argv = sys.argv[1:]
+    jpath, env = json_arg(argv), env_arg(argv)
+    js = Results("large")
+    rows = [json.loads(l) for l in open(argv[0]) if l.strip()]
+    idle = dict(kv.split("=") for kv in argv[1].split(",") if kv) if len(argv) > 1 else {}
     labels, sizes = [], sorted({r["size_mb"] for r in rows})
     for r in rows:
         if r["label"] not in labels:
@@ -34,11 +41,20 @@ def main():
                 m = statistics.median(sp)
                 ok = sum(1 for r in rs if r["ok"])
                 vs = f"{m * 1e6 / dmed:.2f}" if dmed else "-"
+                dims = dict(size_mb=s, kind=kind)
+                for fig, v, unit in (("mbps_median", m, "MB/s"), ("mbps_min", min(sp), "MB/s"),
+                                     ("mbps_max", max(sp), "MB/s"), ("ok", ok, "count"), ("rounds", len(rs), "count"),
+                                     ("vs_direct", m * 1e6 / dmed if dmed else None, "ratio")):
+                    js.add(lab, fig, v, unit, **dims)
                 if rs[0]["peak_rss_kb"] is not None:
                     cpu = statistics.median(r["proxy_ticks"] / CLK / (r["bytes"] / 2**30) for r in rs if r["bytes"])
                     peak = max(r["peak_rss_kb"] for r in rs)
                     growth = max(r["peak_rss_kb"] - r["rss_before_kb"] for r in rs)
                     summ[(s, kind, lab)] = (peak, growth)
+                    js.add(lab, "proxy_cpu_s_per_gib", cpu, "s", **dims)
+                    js.add(lab, "idle_rss_kb", int(idle[lab]) if lab in idle else None, "kB", **dims)
+                    js.add(lab, "peak_rss_kb", peak, "kB", **dims)
+                    js.add(lab, "growth_kb", growth, "kB", **dims)
                     print(f"| {s} | {kind} | {lab} | {len(rs)} | {ok}/{len(rs)} | {m:,.0f} | {min(sp):,.0f}-{max(sp):,.0f} "
                           f"| {vs} | {cpu:.2f} | {idle.get(lab, '-')} | {peak} | {growth} |")
                 else:
@@ -53,6 +69,8 @@ def main():
                 a, b = summ.get((sizes[0], kind, lab)), summ.get((sizes[-1], kind, lab))
                 if a and b:
                     print(f"| {lab} | {kind} | {a[1]} | {b[1]} | {a[0]} | {b[0]} |")
+
+    js.write(jpath, env)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Tables for bench/throughput.sh. Usage: summarize_throughput.py CONNS=results.jsonl ..."""
+"""Tables for bench/throughput.sh. Usage: summarize_throughput.py CONNS=results.jsonl ... [--json OUT] [--env env.txt]"""
 import json
 import os
 import statistics
 import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from results_json import Results, env_arg, json_arg  # noqa: E402
 
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -13,8 +17,11 @@ def med(xs):
 
 
 def main():
+    argv = sys.argv[1:]
+    jpath, env = json_arg(argv), env_arg(argv)
+    out = Results("throughput")
     sets = []
-    for arg in sys.argv[1:]:
+    for arg in argv:
         c, path = arg.split("=", 1)
         rows = [json.loads(l) for l in open(path) if l.strip()]
         sets.append((int(c), rows))
@@ -40,6 +47,12 @@ def main():
             summary[(c, t)] = dict(rps=med(rps), p50=p50, p99=med(p99s), cpu=med(cpu) if cpu else None,
                                    by_round={r["round"]: r["rps"] for r in rs})
             cpu_s = f"{med(cpu):.2f}" if cpu else "-"
+            for fig, v, unit in (("rps_median", med(rps), "req/s"), ("rps_min", min(rps), "req/s"),
+                                 ("rps_max", max(rps), "req/s"), ("p50_ms", p50, "ms"), ("p99_ms", med(p99s), "ms"),
+                                 ("p99_min_ms", min(p99s), "ms"), ("p99_max_ms", max(p99s), "ms"),
+                                 ("proxy_cpu_us_per_request", med(cpu) if cpu else None, "us"),
+                                 ("errors", errs, "count"), ("rounds", len(rs), "count")):
+                out.add(t, fig, v, unit, conns=c)
             print(f"| {c} | {t} | {len(rs)} | {med(rps):,.0f} | {min(rps):,.0f}-{max(rps):,.0f} | {p50:.3f} "
                   f"| {med(p99s):.3f} | {min(p99s):.3f}-{max(p99s):.3f} | {cpu_s} | {errs} |")
 
@@ -62,6 +75,10 @@ def main():
             paired = [e["by_round"][r] / s["by_round"][r] for r in e["by_round"] if r in s["by_round"]]
             cpu = f"{e['cpu']:.2f} / {s['cpu']:.2f}" if s["cpu"] else f"{e['cpu']:.2f} / -"
             cr = f"{s['cpu'] / e['cpu']:.2f}" if s["cpu"] else "-"
+            out.add("edge522", "rps_ratio", e["rps"] / s["rps"], "ratio", conns=c, vs=o)
+            out.add("edge522", "rps_ratio_paired", med(paired), "ratio", conns=c, vs=o)
+            if s["cpu"]:
+                out.add("edge522", "cpu_ratio", s["cpu"] / e["cpu"], "ratio", conns=c, vs=o)
             print(f"| {c} | {o} | {e['rps'] / s['rps']:.3f} | {med(paired):.3f} | {e['p50']:.3f} / {s['p50']:.3f} "
                   f"| {e['p99']:.3f} / {s['p99']:.3f} | {cpu} | {cr} |")
         best = [summary[(c, o)] for o in ("nginx", "haproxy") if (c, o) in summary]
@@ -69,6 +86,8 @@ def main():
             b = max(best, key=lambda s: s["rps"])
             ratio = e["rps"] / b["rps"]
             p99_ok = all(e["p99"] <= s["p99"] for s in best)
+            out.add("edge522", "target_rps_vs_best_peer", ratio, "ratio", conns=c, met=ratio >= 1.10)
+            out.add("edge522", "target_p99_le_peers", 1 if p99_ok else 0, "bool", conns=c, met=p99_ok)
             verdicts.append(f"* conns={c}: edge522 / better of nginx and HAProxy = {ratio:.3f} "
                             f"(target >= 1.10: {'MET' if ratio >= 1.10 else 'NOT met'}); p99 {e['p99']:.3f} ms vs "
                             + " / ".join(f"{s['p99']:.3f}" for s in best)
@@ -76,6 +95,7 @@ def main():
     if verdicts:
         print("\n### Target\n")
         print("\n".join(verdicts))
+    out.write(jpath, env)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,14 @@
 //   ideal  --port P --delay-ms D
 //     Calibration responder: answers 504 exactly D ms after it read each request (no
 //     upstream), single epoll loop with a timer heap. The floor of the burst measurement.
+//
+//   count  --port P --n N [--conns C] [--host H] [--body-bytes B] [--timeout S]
+//     Exactly N keep-alive "GET / HTTP/1.1" requests over C connections (default 50), one in
+//     flight per connection, as wrk sends them (Host: 127.0.0.1:P unless --host). The C
+//     connections are opened first; requests go out until N have been sent. Every answer must be
+//     a 200 with a B-byte body (B given) on a connection that stays open; else exit 1. Prints one
+//     JSON line on stdout: {"n":N,"conns":C,"ok":K,"codes":{...},"elapsed_s":T}. Used by
+//     bench/instructions.sh, which counts what the proxy executes for a fixed number of requests.
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
@@ -623,15 +631,87 @@ int cmd_ideal(const Args& a) {
     }
 }
 
+// ------------------------------------------------------------------------------- count --
+int cmd_count(const Args& a) {
+    int port = a.num("port", 0), conns = a.num("conns", 50);
+    long n = a.num("n", 1000), body_bytes = a.num("body-bytes", -1);
+    double timeout = a.real("timeout", 600);
+    std::string host = a.get("host", "127.0.0.1:" + std::to_string(port));
+    if (port <= 0 || n <= 0 || conns <= 0) die("count: --port, --n and --conns must be > 0");
+    if (conns > n) conns = int(n);
+    std::string req = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    signal(SIGPIPE, SIG_IGN);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct C { int fd; std::string buf; };
+    std::vector<C> cs(conns);
+    for (int i = 0; i < conns; i++) {
+        cs[i].fd = connect_blocking("127.0.0.1", port);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u32 = uint32_t(i);
+        epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
+    }
+    long sent = 0, answered = 0;
+    std::map<int, long> codes;
+    long long t0 = now_ns();
+    auto send_one = [&](C& c) {
+        if (send(c.fd, req.data(), req.size(), MSG_NOSIGNAL) != (ssize_t)req.size())
+            die(std::string("count: send: ") + strerror(errno));
+        sent++;
+    };
+    for (int i = 0; i < conns; i++) send_one(cs[i]);
+    std::vector<epoll_event> evs(1024);
+    char b[65536];
+    while (answered < n) {
+        int k = epoll_wait(ep, evs.data(), evs.size(), 1000);
+        if (k < 0 && errno != EINTR) die(std::string("count: epoll_wait: ") + strerror(errno));
+        for (int j = 0; j < k; j++) {
+            C& c = cs[evs[j].data.u32];
+            for (;;) {
+                ssize_t r = recv(c.fd, b, sizeof b, 0);
+                if (r > 0) { c.buf.append(b, r); continue; }
+                if (r == 0) die("count: the proxy closed a keep-alive connection after " + std::to_string(answered) + " answers");
+                if (errno == EAGAIN) break;
+                die(std::string("count: recv: ") + strerror(errno));
+            }
+            for (;;) {
+                int st = 0;
+                long used = response_complete(c.buf, st);
+                if (used < 0) die("count: bad response: " + c.buf.substr(0, 200));
+                if (used == 0) break;
+                size_t he = c.buf.find("\r\n\r\n");
+                if (body_bytes >= 0 && used - long(he + 4) != body_bytes) st = -3;  // wrong body size
+                codes[st]++;
+                answered++;
+                c.buf.erase(0, used);
+                if (sent < n) send_one(c);
+            }
+        }
+        if (now_ns() - t0 > timeout * 1e9) die("count: not all answers within the timeout");
+    }
+    double el = (now_ns() - t0) / 1e9;
+    std::string cj;
+    long ok = 0;
+    for (auto& [c, k] : codes) {
+        cj += (cj.empty() ? "\"" : ",\"") + std::to_string(c) + "\":" + std::to_string(k);
+        if (c == 200) ok = k;
+    }
+    printf("{\"n\":%ld,\"conns\":%d,\"ok\":%ld,\"codes\":{%s},\"elapsed_s\":%.3f}\n", n, conns, ok, cj.c_str(), el);
+    fflush(stdout);
+    for (auto& c : cs) close(c.fd);
+    return ok == n ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 2) die("usage: benchtool burst|idle|sink|ideal --key value ...");
+    if (argc < 2) die("usage: benchtool burst|idle|sink|ideal|count --key value ...");
     std::string c = argv[1];
     Args a = parse(argc, argv);
     if (c == "burst") return cmd_burst(a);
     if (c == "idle") return cmd_idle(a);
     if (c == "sink") return cmd_sink(a);
     if (c == "ideal") return cmd_ideal(a);
+    if (c == "count") return cmd_count(a);
     die("unknown subcommand " + c);
 }
