@@ -82,7 +82,7 @@ void client_session::start() {
             spdlog::error("client session ended by an unknown exception");
         }
     };
-    net::co_spawn(client_.get_executor(), watchdog(shared_from_this()), on_done);
+    watch();
     net::co_spawn(client_.get_executor(), run(shared_from_this()), on_done);
 }
 
@@ -116,12 +116,15 @@ void client_session::arm(phase p, clock::time_point deadline) {
     if (deadline < old) timer_.cancel();
 }
 
-net::awaitable<void> client_session::watchdog(std::shared_ptr<client_session> /*self: keeps the session alive*/) {
-    while (!closed_) {
-        timer_.expires_at(deadline_);
-        co_await timer_.async_wait(use_nothrow);
-        if (closed_) break;
-        if (clock::now() < deadline_) continue;  // re-armed earlier, or woken early
+void client_session::watch() {
+    // A plain completion handler, not a coroutine: an idle connection keeps no frame for it.
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->on_watch(); });
+}
+
+void client_session::on_watch() {
+    if (closed_) return;  // the session ends: the handler's reference is the last but run()'s
+    if (clock::now() >= deadline_) {  // else re-armed earlier, or woken early
         if (phase_ != phase::none) {
             expired_ = phase_;
             switch (phase_) {
@@ -141,10 +144,10 @@ net::awaitable<void> client_session::watchdog(std::shared_ptr<client_session> /*
         phase_ = phase::none;
         deadline_ = clock::time_point::max();
     }
+    watch();
 }
 
 net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/) {
-    bool first = true;
     if (tls_ && !co_await start_tls()) {
         if (linger_) co_await linger();
         closed_ = true;
@@ -152,40 +155,54 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
         client_.close();
         co_return;
     }
-    for (;;) {
-        auto rt = worker_.current();  // this request's config generation, kept until it ends
-        auto const& cfg = *rt->cfg;
-
-        // Wait for the first byte of the next request (idle), then for the whole head.
-        if (buffer_.size() == 0) {
-            if (!first && cfg.timeouts.client_idle.count() == 0) break;
-            if (worker_.draining()) break;
-            arm(first ? phase::head : phase::idle,
-                first ? accepted_at_ + cfg.timeouts.client_header : clock::now() + cfg.timeouts.client_idle);
-            idle_ = true;
-            // An idle connection keeps at most a small read buffer (memory per idle client).
-            if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
-            auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(2048), use_nothrow);
-            idle_ = false;
-            if (ec) break;  // peer closed, idle timeout or drain: close quietly
-            buffer_.commit(n);
-        }
-        if (!first) arm(phase::head, clock::now() + cfg.timeouts.client_header);
-        first = false;
-
-        exchange x(*rt, worker_.rays().next(cfg.edge.colo));
-        request_parser parser;
-        parser.header_limit(limit32(cfg.edge.max_request_header));
-        parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole
-        x.parser = &parser;
-        bool more = false;
-        if (auto t = co_await read_request(x, parser)) more = co_await handle(x, parser, *t);
-        finish(x);
-        if (!more || worker_.draining() || linger_) break;
+    for (bool first = true;; first = false) {
+        if (buffer_.size() == 0 && !co_await wait_for_request(first)) break;
+        if (!co_await serve(first) || worker_.draining() || linger_) break;
     }
 
     if (linger_) co_await linger();
     co_await close_client();
+}
+
+net::awaitable<bool> client_session::wait_for_request(bool first) {
+    auto const& cfg = *worker_.current()->cfg;
+    if (!first && cfg.timeouts.client_idle.count() == 0) co_return false;
+    if (worker_.draining()) co_return false;
+    arm(first ? phase::head : phase::idle,
+        first ? accepted_at_ + cfg.timeouts.client_header : clock::now() + cfg.timeouts.client_idle);
+    // An idle connection holds no read buffer and no request state (this frame is small; serve()'s
+    // is freed): memory per idle client is the session, the socket and two small frames.
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    if (wire_.capacity() > 1024) std::string().swap(wire_);
+    idle_ = true;
+    boost::system::error_code ec;
+    if (client_.is_tls()) {
+        // The TLS engine may hold a decrypted request already: read through it.
+        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(2048), use_nothrow);
+        buffer_.commit(n);
+        ec = rec;
+    } else {
+        // Readability, without a buffer (nginx's way); the head's reads come after.
+        std::tie(ec) = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+    }
+    idle_ = false;
+    co_return !ec;  // else the peer closed, the idle timeout or a drain: close quietly
+}
+
+net::awaitable<bool> client_session::serve(bool first) {
+    auto rt = worker_.current();  // this request's config generation, kept until it ends
+    auto const& cfg = *rt->cfg;
+    if (!first) arm(phase::head, clock::now() + cfg.timeouts.client_header);
+    exchange x(*rt, worker_.rays().next(cfg.edge.colo));
+    request_parser parser;
+    parser.header_limit(limit32(cfg.edge.max_request_header));
+    parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole
+    x.parser = &parser;
+    bool more = false;
+    if (auto t = co_await read_request(x, parser)) more = co_await handle(x, parser, *t);
+    finish(x);
+    co_return more;
 }
 
 net::awaitable<bool> client_session::start_tls() {

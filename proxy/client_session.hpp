@@ -11,8 +11,8 @@
 // sequences them and retries a stale pooled connection once. Requests on a connection are answered
 // in order; every answer, the edge's own included, is logged and counted once (finish()).
 //
-// Lifetime: the run() and watchdog() coroutines each hold a shared_ptr; the session dies when
-// both end. Every timeout after the connect, toward the client and toward the origin, is one
+// Lifetime: the run() coroutine and the watchdog timer's handler each hold a shared_ptr; the
+// session dies when run() ends and the cancelled timer's handler has run. Every timeout after the connect, toward the client and toward the origin, is one
 // watchdog timer with named phases (RESTinio style): arming a later deadline only moves a number,
 // the timer itself is re-armed only when a deadline comes earlier, and an expiry cancels the
 // transport of its phase. The connect has its own deadline (origin_connector).
@@ -67,7 +67,14 @@ private:
     enum class step { ok, stale, failed, client_gone, early_response };
 
     boost::asio::awaitable<void> run(std::shared_ptr<client_session> self);
-    boost::asio::awaitable<void> watchdog(std::shared_ptr<client_session> self);
+    // The watchdog: one timer, re-armed by its own handler (which holds the session) until closed.
+    void watch();
+    void on_watch();
+
+    // Idle: until the next request's first byte (false: closed, timed out or draining).
+    boost::asio::awaitable<bool> wait_for_request(bool first);
+    // One request, read, judged and answered; whether the connection may carry another.
+    boost::asio::awaitable<bool> serve(bool first);
 
     // HTTPS: the TLS handshake under client_header. false: the connection ends (a failed or stalled
     // handshake, or plain HTTP sent to the HTTPS port, which gets nginx's 400 in plain HTTP).

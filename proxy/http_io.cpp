@@ -18,7 +18,10 @@ constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
-// Each read asks for at least this much room (Beast sizes reads by free capacity, 512 at least).
+// Each read asks for at least this much room (Beast sizes reads by free capacity, 512 at least):
+// heads start small (most fit in 4 KiB, as nginx's 1 KiB client_header_buffer_size bets; the
+// buffer grows by doubling when one does not), bodies read in large pieces.
+constexpr std::size_t head_chunk = 4 * 1024;
 constexpr std::size_t read_chunk = 16 * 1024;
 
 std::string_view view(boost::beast::flat_buffer const& buf) noexcept {
@@ -27,10 +30,10 @@ std::string_view view(boost::beast::flat_buffer const& buf) noexcept {
 }
 
 // Room for the next read, within max_size; 0 when the buffer is full.
-net::mutable_buffer room(boost::beast::flat_buffer& buf) {
+net::mutable_buffer room(boost::beast::flat_buffer& buf, std::size_t chunk = read_chunk) {
     std::size_t const free = buf.max_size() - buf.size();
     if (free == 0) return {};
-    std::size_t const want = std::min(free, std::max(read_chunk, buf.capacity() - buf.size()));
+    std::size_t const want = std::min(free, std::max({chunk, buf.capacity() - buf.size(), buf.size()}));
     return buf.prepare(want);  // within max_size: does not throw length_error
 }
 
@@ -85,7 +88,7 @@ net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buff
                 co_return r;
             }
         }
-        auto space = room(buf);
+        auto space = room(buf, head_chunk);
         if (space.size() == 0) {
             r.status = head_status::too_large;
             co_return r;

@@ -38,7 +38,10 @@ TEST_CASE("admin: healthz, metrics, origins, and the edge port never reaches it"
     response m;
     for (int i = 0; i < 50; ++i) {
         m = admin_call(ap, "GET", "/metrics");
-        if (m.body.find("code=\"522\"") != std::string::npos) break;
+        // Two workers count apart: wait for all four answers.
+        if (m.body.find("code=\"522\"") != std::string::npos &&
+            m.body.find("edge522_requests_total{origin=\"app\",code=\"200\"} 3\n") != std::string::npos)
+            break;
         std::this_thread::sleep_for(20ms);
     }
     CHECK(m.status == 200);
