@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <charconv>
 #include <limits>
 
@@ -48,6 +49,26 @@ std::uint32_t limit32(std::uint64_t v) {
 constexpr auto linger_total = std::chrono::seconds(5);
 constexpr auto linger_quiet = std::chrono::seconds(2);
 constexpr std::uint64_t linger_bytes = 16 * 1024 * 1024;
+
+// The first read of a request head (more is read as needed, see http_io.cpp).
+constexpr std::size_t head_read = 4096;
+
+// Waits until the socket is readable, then receives into `into` without blocking (flags: e.g.
+// MSG_PEEK). A readiness report is a hint, not a promise (Asio's reactor can wake a wait with
+// nothing to read): on EAGAIN it waits again. n == 0 with no error: the peer closed (EOF).
+// No buffer is needed until the bytes are there, which is what an idle connection saves.
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp::socket& s,
+                                                                                  net::mutable_buffer into,
+                                                                                  int flags = 0) {
+    for (;;) {
+        auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_nothrow);
+        if (ec) co_return std::tuple{ec, std::size_t{0}};
+        ssize_t const n = ::recv(s.native_handle(), into.data(), into.size(), flags | MSG_DONTWAIT);
+        if (n >= 0) co_return std::tuple{boost::system::error_code{}, static_cast<std::size_t>(n)};
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
+        co_return std::tuple{boost::system::error_code(errno, boost::system::system_category()), std::size_t{0}};
+    }
+}
 
 } // namespace
 
@@ -179,12 +200,14 @@ net::awaitable<bool> client_session::wait_for_request(bool first) {
     boost::system::error_code ec;
     if (client_.is_tls()) {
         // The TLS engine may hold a decrypted request already: read through it.
-        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(2048), use_nothrow);
+        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(head_read), use_nothrow);
         buffer_.commit(n);
         ec = rec;
     } else {
-        // Readability, without a buffer (nginx's way); the head's reads come after.
-        std::tie(ec) = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+        // Readability first, without a buffer (nginx's way); then the first read of the head.
+        auto [rec, n] = co_await wait_and_recv(client_.socket(), buffer_.prepare(head_read));
+        buffer_.commit(n);
+        ec = rec ? rec : n == 0 ? net::error::eof : rec;
     }
     idle_ = false;
     co_return !ec;  // else the peer closed, the idle timeout or a drain: close quietly
@@ -211,11 +234,11 @@ net::awaitable<bool> client_session::start_tls() {
     if (!tls_contexts_) co_return false;  // cannot happen: HTTPS listeners exist only with certificates
     arm(phase::handshake, accepted_at_ + rt->cfg->timeouts.client_header);
     // The first byte decides: a TLS record (0x16), or a plain HTTP request on the wrong port.
-    idle_ = true;  // a drain closes a connection that has not asked anything yet
-    auto [wec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
-    idle_ = false;
     unsigned char first = 0;
-    if (wec || ::recv(client_.socket().native_handle(), &first, 1, MSG_PEEK) != 1) {
+    idle_ = true;  // a drain closes a connection that has not asked anything yet
+    auto [wec, n] = co_await wait_and_recv(client_.socket(), net::buffer(&first, 1), MSG_PEEK);
+    idle_ = false;
+    if (wec || n != 1) {
         disarm();
         co_return false;
     }
