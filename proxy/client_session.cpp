@@ -50,9 +50,6 @@ constexpr auto linger_total = std::chrono::seconds(5);
 constexpr auto linger_quiet = std::chrono::seconds(2);
 constexpr std::uint64_t linger_bytes = 16 * 1024 * 1024;
 
-// The first read of a request head (more is read as needed, see http_io.cpp).
-constexpr std::size_t head_read = 4096;
-
 // Waits until the socket is readable, then receives into `into` without blocking (flags: e.g.
 // MSG_PEEK). A readiness report is a hint, not a promise (Asio's reactor can wake a wait with
 // nothing to read): on EAGAIN it waits again. n == 0 with no error: the peer closed (EOF).
@@ -200,12 +197,12 @@ net::awaitable<bool> client_session::wait_for_request(bool first) {
     boost::system::error_code ec;
     if (client_.is_tls()) {
         // The TLS engine may hold a decrypted request already: read through it.
-        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(head_read), use_nothrow);
+        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(head_chunk), use_nothrow);
         buffer_.commit(n);
         ec = rec;
     } else {
         // Readability first, without a buffer (nginx's way); then the first read of the head.
-        auto [rec, n] = co_await wait_and_recv(client_.socket(), buffer_.prepare(head_read));
+        auto [rec, n] = co_await wait_and_recv(client_.socket(), buffer_.prepare(head_chunk));
         buffer_.commit(n);
         ec = rec ? rec : n == 0 ? net::error::eof : rec;
     }

@@ -583,8 +583,10 @@ net::awaitable<client_session::pump_result> client_session::pump(transport& from
                                                                  Parser& parser, transport& to,
                                                                  pump_spec const& spec) {
     // Beast sizes each read by the buffer's free capacity: give a body that is still to come room
-    // for big reads.
-    if (from_buf.capacity() - from_buf.size() < exchange::relay_chunk / 2 &&
+    // for big reads (none when the body is already here: no body, or all of it buffered).
+    auto const remaining = parser.content_length_remaining();
+    bool const buffered = parser.is_done() || (remaining && *remaining <= from_buf.size());
+    if (!buffered && from_buf.capacity() - from_buf.size() < exchange::relay_chunk / 2 &&
         from_buf.max_size() - from_buf.size() >= exchange::relay_chunk)
         from_buf.reserve(from_buf.size() + exchange::relay_chunk);
     pump_result r;

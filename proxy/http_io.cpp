@@ -18,10 +18,7 @@ constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
-// Each read asks for at least this much room (Beast sizes reads by free capacity, 512 at least):
-// heads start small (most fit in 4 KiB, as nginx's 1 KiB client_header_buffer_size bets; the
-// buffer grows by doubling when one does not), bodies read in large pieces.
-constexpr std::size_t head_chunk = 4 * 1024;
+// Body reads ask for at least this much room (heads: head_chunk, in http_io.hpp).
 constexpr std::size_t read_chunk = 16 * 1024;
 
 std::string_view view(boost::beast::flat_buffer const& buf) noexcept {

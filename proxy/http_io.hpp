@@ -28,6 +28,11 @@ using response_parser = boost::beast::http::response_parser<boost::beast::http::
 // The longest header line (name, colon and value) the edge accepts or builds: Beast's limit.
 inline constexpr std::size_t max_field_line = 65'000;
 
+// Each head read asks for at least this much room (the first one too, see client_session.cpp):
+// heads start small (most fit in 4 KiB, as nginx's 1 KiB client_header_buffer_size bets; the
+// buffer grows by doubling when one does not).
+inline constexpr std::size_t head_chunk = 4 * 1024;
+
 // Why a head could not be read, beyond the parser's own error codes.
 enum class head_status {
     ok,

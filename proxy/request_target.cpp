@@ -80,8 +80,33 @@ std::string judge_transfer_encoding(http::fields const& req, failure& error) {
     return {};
 }
 
+namespace {
+// The common case without a full parse: a name or IPv4 address of letters, digits, dots and
+// hyphens (a subset of RFC 3986's reg-name), with an optional port of 1-5 digits up to 65535.
+// Anything else (IPv6 literals, percent-encoding, other sub-delims) takes Boost.URL's parse.
+bool plain_host_port(std::string_view a) noexcept {
+    std::size_t i = 0;
+    auto const name_char = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    };
+    while (i < a.size() && name_char(a[i])) ++i;
+    if (i == 0) return false;
+    if (i == a.size()) return true;
+    if (a[i] != ':') return false;
+    auto const port = a.substr(i + 1);
+    if (port.empty() || port.size() > 5) return false;
+    unsigned value = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<unsigned>(c - '0');
+    }
+    return value <= 65535;
+}
+} // namespace
+
 bool valid_host_port(std::string_view authority) noexcept {
     if (authority.empty()) return false;
+    if (plain_host_port(authority)) return true;
     auto r = boost::urls::parse_authority(authority);
     if (!r || r->has_userinfo() || r->encoded_host().empty()) return false;
     if (r->has_port()) {

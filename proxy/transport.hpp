@@ -5,12 +5,16 @@
 // origin_connector for origins). Each operation dispatches to the alternative held: no virtual
 // call, no allocation. Owned by one session (or, while idle, the origin pool) on one worker thread.
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <memory>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -46,9 +50,10 @@ public:
         return std::get_if<0>(&v_)->async_read_some(b, std::forward<Token>(token));
     }
 
+    // One write at a time per transport (each exchange step and each tunnel direction has its own).
     template <class ConstBuffers, class Token>
     auto async_write_some(ConstBuffers const& b, Token&& token) {
-        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(b, std::forward<Token>(token));
+        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(gather(b), std::forward<Token>(token));
         return std::get_if<0>(&v_)->async_write_some(b, std::forward<Token>(token));
     }
 
@@ -68,9 +73,35 @@ public:
     }
 
 private:
+    // Asio's ssl::stream writes only the first buffer of a sequence per operation, so a head and its
+    // body (or a chunk header, its data and the last chunk) would leave as one TLS record and one
+    // send each. Small pieces are copied into one buffer of at most one record's payload instead;
+    // a first piece of a record or more goes as it is. The bytes written are a prefix of `b`, as
+    // write_some promises.
+    template <class ConstBuffers>
+    boost::asio::const_buffer gather(ConstBuffers const& b) {
+        constexpr std::size_t max_record = 16 * 1024;
+        auto it = boost::asio::buffer_sequence_begin(b);
+        auto const end = boost::asio::buffer_sequence_end(b);
+        while (it != end && boost::asio::const_buffer(*it).size() == 0) ++it;
+        if (it == end) return {};
+        boost::asio::const_buffer const first(*it);
+        auto next = std::next(it);
+        while (next != end && boost::asio::const_buffer(*next).size() == 0) ++next;
+        if (next == end || first.size() >= max_record) return first;
+        gathered_.clear();
+        for (; it != end && gathered_.size() < max_record; ++it) {
+            boost::asio::const_buffer const piece(*it);
+            auto const take = std::min(piece.size(), max_record - gathered_.size());
+            gathered_.append(static_cast<char const*>(piece.data()), take);
+        }
+        return boost::asio::buffer(gathered_);
+    }
+
     // The TLS stream lives on the heap: it is large (engine, buffers, timers), and a plain
     // connection, the common case, should not pay for it.
     std::variant<socket_type, std::unique_ptr<tls_stream>> v_;
+    std::string gathered_;  // TLS only: see gather()
 };
 
 } // namespace edge522
