@@ -301,7 +301,8 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
                            ? std::string("a folded (obs-fold) request header value over 4 KiB")
                            : "request head over " + std::to_string(cfg.edge.max_request_header) + " bytes");
             co_await answer(failure::header_too_large, x, false);
-        } else if (r.status == head_status::error && timed_out_as(r.ec, phase::head) == beast::error::timeout) {
+        } else if (r.status == head_status::error && r.bytes > 0 &&
+                   timed_out_as(r.ec, phase::head) == beast::error::timeout) {
             // Some bytes arrived but not a whole head in time: 408, as nginx and Cloudflare do.
             x.fail(failure::request_timeout, "client_header",
                    "request head not complete within " + config::format_duration(cfg.timeouts.client_header));

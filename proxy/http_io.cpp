@@ -60,6 +60,14 @@ net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buff
     head_result r;
     bool status_checked = !response;
     for (;;) {
+        if (!response && !parser.got_some()) {
+            // RFC 9112 2.2: empty lines before a request line are ignored (a client's stray CRLF
+            // after a body); Beast's parser would call them a bad method. They are not bytes of
+            // the head either: a client that sends only them and closes (or times out) gets no
+            // answer, as from nginx. The client header deadline bounds how long that may go on.
+            auto const v = view(buf);
+            buf.consume(std::min(v.find_first_not_of("\r\n"), v.size()));
+        }
         if (buf.size() > 0) {
             r.bytes = std::max(r.bytes, buf.size());
             // Only the head is scanned: body bytes may follow it in the buffer.
@@ -79,7 +87,7 @@ net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buff
                 r.ec = ec;
                 co_return r;
             }
-            if (n > 0) continue;  // leading CRLFs consumed, or the start line: parse on
+            if (n > 0) continue;  // the start line parsed: the fields next
             if (buf.size() >= limit) {
                 r.status = head_status::too_large;
                 co_return r;

@@ -51,6 +51,23 @@ TEST_CASE("bad client input gets 400/408/431/501 and the edge keeps serving", "[
         CHECK((r.status == 501 || r.status == 400));
         CHECK(o.requests() == 0);
     }
+    SECTION("empty lines before a request line are ignored (RFC 9112 2.2)") {
+        client c(e.port());
+        CHECK(c.request("\r\n\r\nGET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+        // A stray CRLF after a request (as some clients send after a body), then the next one.
+        c.send("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n\r\n");
+        CHECK(c.read_response().status == 200);
+        CHECK(c.request("\nGET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+        CHECK(o.requests() == 3);
+    }
+    SECTION("only empty lines and then a close get no answer, as nginx") {
+        client c(e.port());
+        c.send("\r\n\r\n\r\n");
+        c.shutdown_send();
+        auto r = c.read_response();
+        CHECK(r.status == 0);
+        CHECK(r.status_line.empty());
+    }
     SECTION("HTTP/1.1 without Host -> 400") {
         client c(e.port());
         CHECK(c.request("GET / HTTP/1.1\r\n\r\n").status == 400);
