@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <limits>
 #include <span>
+#include <utility>
 
 namespace edge522 {
 
@@ -135,13 +136,34 @@ void exchange::take_request(request_parser const& p) {
     auto const& req = p.get();
     method = req.method_string();
     target = req.target();
-    accept = req[http::field::accept];
     version = req.version();
     head_request = req.method() == http::verb::head;
     keep_alive = p.keep_alive() && cfg().timeouts.client_idle.count() > 0;
-    expect_continue = version >= 11 && beast::iequals(req[http::field::expect], "100-continue");
-    upgrade = is_upgrade_request(req);
-    for (auto const& t : http::token_list{req[http::field::te]})
+    // One pass over the fields (each req[...] is a tree search): the first Accept, Expect and TE,
+    // as req[...] would give, and whether an Upgrade field is there at all.
+    std::string_view expect, te;
+    bool has_accept = false, has_expect = false, has_te = false, has_upgrade = false;
+    for (auto const& f : req) {
+        switch (f.name()) {
+        case http::field::accept:
+            if (!std::exchange(has_accept, true)) accept = f.value();
+            break;
+        case http::field::expect:
+            if (!std::exchange(has_expect, true)) expect = f.value();
+            break;
+        case http::field::te:
+            if (!std::exchange(has_te, true)) te = f.value();
+            break;
+        case http::field::upgrade:
+            has_upgrade = true;
+            break;
+        default:
+            break;
+        }
+    }
+    expect_continue = version >= 11 && beast::iequals(expect, "100-continue");
+    upgrade = has_upgrade && is_upgrade_request(req);
+    for (auto const& t : http::token_list{te})
         if (beast::iequals(t, "trailers")) te_trailers = true;
 }
 
