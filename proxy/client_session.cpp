@@ -50,17 +50,19 @@ constexpr auto linger_total = std::chrono::seconds(5);
 constexpr auto linger_quiet = std::chrono::seconds(2);
 constexpr std::uint64_t linger_bytes = 16 * 1024 * 1024;
 
-// Waits until the socket is readable, then receives into `into` without blocking (flags: e.g.
-// MSG_PEEK). A readiness report is a hint, not a promise (Asio's reactor can wake a wait with
-// nothing to read): on EAGAIN it waits again. n == 0 with no error: the peer closed (EOF).
-// No buffer is needed until the bytes are there, which is what an idle connection saves.
-net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp::socket& s,
-                                                                                  net::mutable_buffer into,
+// Waits until the socket is readable, then receives without blocking (flags: e.g. MSG_PEEK) into
+// the buffer that `into()` gives (a net::mutable_buffer), asked for only once bytes are there: an
+// idle connection holds no buffer, which is what it saves. A readiness report is a hint, not a
+// promise (Asio's reactor can wake a wait with nothing to read): on EAGAIN it waits again.
+// n == 0 with no error: the peer closed (EOF).
+template <class BufferSource>
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp::socket& s, BufferSource into,
                                                                                   int flags = 0) {
     for (;;) {
         auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_nothrow);
         if (ec) co_return std::tuple{ec, std::size_t{0}};
-        ssize_t const n = ::recv(s.native_handle(), into.data(), into.size(), flags | MSG_DONTWAIT);
+        net::mutable_buffer const b = into();
+        ssize_t const n = ::recv(s.native_handle(), b.data(), b.size(), flags | MSG_DONTWAIT);
         if (n >= 0) co_return std::tuple{boost::system::error_code{}, static_cast<std::size_t>(n)};
         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) continue;
         co_return std::tuple{boost::system::error_code(errno, boost::system::system_category()), std::size_t{0}};
@@ -202,7 +204,7 @@ net::awaitable<bool> client_session::wait_for_request(bool first) {
         ec = rec;
     } else {
         // Readability first, without a buffer (nginx's way); then the first read of the head.
-        auto [rec, n] = co_await wait_and_recv(client_.socket(), buffer_.prepare(head_chunk));
+        auto [rec, n] = co_await wait_and_recv(client_.socket(), [this] { return buffer_.prepare(head_chunk); });
         buffer_.commit(n);
         ec = rec ? rec : n == 0 ? net::error::eof : rec;
     }
@@ -233,7 +235,7 @@ net::awaitable<bool> client_session::start_tls() {
     // The first byte decides: a TLS record (0x16), or a plain HTTP request on the wrong port.
     unsigned char first = 0;
     idle_ = true;  // a drain closes a connection that has not asked anything yet
-    auto [wec, n] = co_await wait_and_recv(client_.socket(), net::buffer(&first, 1), MSG_PEEK);
+    auto [wec, n] = co_await wait_and_recv(client_.socket(), [&first] { return net::buffer(&first, 1); }, MSG_PEEK);
     idle_ = false;
     if (wec || n != 1) {
         disarm();

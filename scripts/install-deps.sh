@@ -10,7 +10,7 @@ set -euo pipefail
 #   install-deps.sh --bench   plus the peers and load tools of bench/ (valgrind, strace and perf for
 #                             bench/instructions.sh)
 pkgs=(g++ cmake make libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev python3 curl)
+      libspdlog-dev libtomlplusplus-dev catch2 libssl-dev libcli11-dev libmimalloc-dev python3 curl)
 case "${1:-}" in
   --test) pkgs+=(chromium openssl clang-14 libclang-rt-14-dev) ;;
   --bench) pkgs+=(nginx haproxy wrk hyperfine valgrind strace linux-perf) ;;

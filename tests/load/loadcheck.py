@@ -11,7 +11,8 @@
       and reset through the admin API and the config is reloaded (SIGHUP and POST /reload, every
       tenth file invalid). Afterwards: no wrong answer (chaos.test/f/TYPE: 200 or TYPE's code), no
       crash, edge522_reloads_total equal to the reloads issued, open fds back to the baseline, RSS
-      growth under 5% from the end of the warm-up to the end.
+      growth under 5% over the second half of the run and under 10% from the end of the warm-up
+      to the end (a leak keeps growing; an allocator's caches settle into a plateau).
   loadcheck.py reload --bin build/edge522 [--seconds 5] [--n 32]
       N clients (half keep-alive, half a new connection per request) load a 2-worker edge while
       the config is reloaded every 100-200 ms, SIGHUP and POST /reload in turn, flipping
@@ -673,6 +674,11 @@ async def soak(args):
             wrong.append(("edge522_reloads_total", reloads))
         total = sum(counts.values())
         growth = (rss_end - rss_warm) / rss_warm * 100 if rss_warm > 0 else float("nan")
+        # A leak grows RSS at the same pace all run long; an allocator's caches (mimalloc keeps
+        # freed pages per thread for reuse, where glibc trims) settle into a plateau. So the
+        # second half of the run is judged at 5 %, the whole of it at 10 %.
+        rss_mid = samples[len(samples) // 2]
+        growth_late = (rss_end - rss_mid) / rss_mid * 100 if rss_mid > 0 else float("nan")
         print(f"soak: {args.seconds}s, {args.n} clients, {total} exchanges: " +
               ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         print("  chaos.test answers (path, code): " +
@@ -681,11 +687,11 @@ async def soak(args):
         print(f"  wrong answers: {len(wrong)} {wrong[:5]}")
         print(f"  RSS KiB over the run: {' '.join(str(x) for x in samples)}")
         print(f"  alive: {alive}; fds baseline {fd_base}, after {fd_end}; RSS after warm-up {rss_warm} KiB, "
-              f"at the end {rss_end} KiB ({growth:+.1f}%)")
+              f"at the end {rss_end} KiB ({growth:+.1f}%; second half {growth_late:+.1f}%)")
         if args.no_rss_check:
             print("  (RSS growth not judged: a sanitizer build holds freed memory in quarantine)")
-            growth = 0
-        if not alive or wrong or fd_end > fd_base or growth >= 5:
+            growth = growth_late = 0
+        if not alive or wrong or fd_end > fd_base or growth_late >= 5 or growth >= 10:
             print("  FAIL")
             ok = False
     finally:
