@@ -90,6 +90,11 @@ client_session::~client_session() {
 }
 
 void client_session::start() {
+    watch();
+    spawn(true);
+}
+
+void client_session::spawn(bool first) {
     // Nothing on the data path throws; should something still escape, the session ends with a
     // log line (the process and the other sessions carry on).
     auto on_done = [](std::exception_ptr e) {
@@ -102,8 +107,7 @@ void client_session::start() {
             spdlog::error("client session ended by an unknown exception");
         }
     };
-    watch();
-    net::co_spawn(client_.get_executor(), run(shared_from_this()), on_done);
+    net::co_spawn(client_.get_executor(), run(shared_from_this(), first), on_done);
 }
 
 void client_session::drain() {
@@ -167,16 +171,24 @@ void client_session::on_watch() {
     watch();
 }
 
-net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/) {
-    if (tls_ && !co_await start_tls()) {
+net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/,
+                                         bool first_request) {
+    if (first_request && tls_ && !client_.is_tls() && !co_await start_tls()) {
         if (linger_) co_await linger();
-        closed_ = true;
-        timer_.cancel();
-        client_.close();
+        close_now();
         co_return;
     }
-    for (bool first = true;; first = false) {
-        if (buffer_.size() == 0 && !co_await wait_for_request(first)) break;
+    // A local, not the parameter: GCC 12 miscompiled this coroutine when the loop assigned to its
+    // by-value parameter (a jump to garbage on the first resumption).
+    for (bool first = first_request;; first = false) {
+        if (buffer_.size() == 0) {
+            if (!begin_idle(first)) break;
+            if (!client_.is_tls()) {
+                park(first);  // this coroutine ends; on_readable() starts the next one
+                co_return;
+            }
+            if (!co_await wait_for_request()) break;
+        }
         if (!co_await serve(first) || worker_.draining() || linger_) break;
     }
 
@@ -184,30 +196,49 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
     co_await close_client();
 }
 
-net::awaitable<bool> client_session::wait_for_request(bool first) {
+bool client_session::begin_idle(bool first) {
     auto const& cfg = *worker_.current()->cfg;
-    if (!first && cfg.timeouts.client_idle.count() == 0) co_return false;
-    if (worker_.draining()) co_return false;
+    if (!first && cfg.timeouts.client_idle.count() == 0) return false;
+    if (worker_.draining()) return false;
     arm(first ? phase::head : phase::idle,
         first ? accepted_at_ + cfg.timeouts.client_header : clock::now() + cfg.timeouts.client_idle);
-    // An idle connection holds no read buffer and no request state (this frame is small; serve()'s
-    // is freed): memory per idle client is the session, the socket and two small frames.
+    // An idle connection holds no read buffer and no request state (serve()'s frame is freed).
     buffer_.clear();
     buffer_.shrink_to_fit();
     if (wire_.capacity() > 1024) std::string().swap(wire_);
     idle_ = true;
-    boost::system::error_code ec;
-    if (client_.is_tls()) {
-        // The TLS engine may hold a decrypted request already: read through it.
-        auto [rec, n] = co_await client_.async_read_some(buffer_.prepare(head_chunk), use_nothrow);
-        buffer_.commit(n);
-        ec = rec;
-    } else {
-        // Readability first, without a buffer (nginx's way); then the first read of the head.
-        auto [rec, n] = co_await wait_and_recv(client_.socket(), [this] { return buffer_.prepare(head_chunk); });
-        buffer_.commit(n);
-        ec = rec ? rec : n == 0 ? net::error::eof : rec;
+    return true;
+}
+
+void client_session::park(bool first) {
+    client_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), first](boost::system::error_code ec) {
+        self->on_readable(ec, first);
+    });
+}
+
+void client_session::on_readable(boost::system::error_code ec, bool first) {
+    if (!ec) {
+        auto const b = buffer_.prepare(head_chunk);
+        ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            park(first);  // a readiness report is a hint, not a promise: wait again
+            return;
+        }
+        if (n > 0) {
+            buffer_.commit(static_cast<std::size_t>(n));
+            idle_ = false;
+            spawn(first);
+            return;
+        }
     }
+    // The peer closed (or failed), the idle timeout or a drain: close quietly.
+    idle_ = false;
+    close_now();
+}
+
+net::awaitable<bool> client_session::wait_for_request() {
+    auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(head_chunk), use_nothrow);
+    buffer_.commit(n);
     idle_ = false;
     co_return !ec;  // else the peer closed, the idle timeout or a drain: close quietly
 }
@@ -283,6 +314,10 @@ net::awaitable<void> client_session::close_client() {
         disarm();
         ERR_clear_error();
     }
+    close_now();
+}
+
+void client_session::close_now() noexcept {
     closed_ = true;
     timer_.cancel();
     client_.shutdown_send();

@@ -11,8 +11,10 @@
 // sequences them and retries a stale pooled connection once. Requests on a connection are answered
 // in order; every answer, the edge's own included, is logged and counted once (finish()).
 //
-// Lifetime: the run() coroutine and the watchdog timer's handler each hold a shared_ptr; the
-// session dies when run() ends and the cancelled timer's handler has run. Every timeout after the connect, toward the client and toward the origin, is one
+// Lifetime: the run() coroutine (or, while a plain connection is idle, its readiness wait's
+// handler) and the watchdog timer's handler each hold a shared_ptr; the session dies when run()
+// ends and the cancelled timer's handler has run. Every timeout after the connect, toward the
+// client and toward the origin, is one
 // watchdog timer with named phases (RESTinio style): arming a later deadline only moves a number,
 // the timer itself is re-armed only when a deadline comes earlier, and an expiry cancels the
 // transport of its phase. The connect has its own deadline (origin_connector).
@@ -66,13 +68,24 @@ private:
     // any response byte, and the request can be replayed on a new one.
     enum class step { ok, stale, failed, client_gone, early_response };
 
-    boost::asio::awaitable<void> run(std::shared_ptr<client_session> self);
+    // Serves requests until the connection ends, or until a plain connection falls idle (park()).
+    // `first`: the connection's first request (its head is due client_header after the accept).
+    void spawn(bool first);
+    boost::asio::awaitable<void> run(std::shared_ptr<client_session> self, bool first_request);
     // The watchdog: one timer, re-armed by its own handler (which holds the session) until closed.
     void watch();
     void on_watch();
 
-    // Idle: until the next request's first byte (false: closed, timed out or draining).
-    boost::asio::awaitable<bool> wait_for_request(bool first);
+    // Idle, before the next request (or the first): the deadline armed, the buffers released.
+    // false: no further request is to be read (keep-alive off, draining).
+    bool begin_idle(bool first);
+    // Idle on plain TCP, nginx's way: no coroutine frame and no buffer, only a readiness wait whose
+    // handler holds the session; on readability the head's first read, and run() again.
+    void park(bool first);
+    void on_readable(boost::system::error_code ec, bool first);
+    // Idle over TLS (the engine may hold a decrypted request already: read through it). false:
+    // closed, timed out or draining.
+    boost::asio::awaitable<bool> wait_for_request();
     // One request, read, judged and answered; whether the connection may carry another.
     boost::asio::awaitable<bool> serve(bool first);
 
@@ -82,6 +95,7 @@ private:
     boost::asio::awaitable<void> answer_plain_http();
     // The end of the connection: TLS close_notify (bounded), FIN, close.
     boost::asio::awaitable<void> close_client();
+    void close_now() noexcept;  // FIN and close, the watchdog stopped
 
     // The request: read and judged. false: answered (or the client went away); stop.
     boost::asio::awaitable<std::optional<request_target>> read_request(exchange& x, request_parser& parser);

@@ -221,7 +221,10 @@ TEST_CASE("every error page renders in headless Chromium with its boxes, section
     edge e("[edge]\nlisten = [\"127.0.0.1:0\"]\nthreads = 1\ncolo = \"" + colo +
            "\"\nmax_request_header = \"4KiB\"\n"
            "[admin]\nlisten = \"\"\n"
-           "[timeouts]\nclient_header = \"300ms\"\n"
+           // Long enough for a browser on a loaded machine between its connect and its request
+           // (300 ms once closed a socket Chromium had opened early: ERR_SOCKET_NOT_CONNECTED);
+           // the raw 408 case below waits it out.
+           "[timeouts]\nclient_header = \"3s\"\n"
            // An origin that is never contacted: the pages below are the edge's own answers.
            "[[origins]]\nname = \"app\"\nhosts = [\"" + host + "\"]\nservers = [\"127.0.0.1:9\"]\n");
     std::string const base = "http://" + host + ":" + std::to_string(e.port());
