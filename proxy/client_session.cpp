@@ -50,6 +50,10 @@ constexpr auto linger_total = std::chrono::seconds(5);
 constexpr auto linger_quiet = std::chrono::seconds(2);
 constexpr std::uint64_t linger_bytes = 16 * 1024 * 1024;
 
+// A plain connection whose last request came within this of the answer before it is busy: it waits
+// for the next one in its coroutine (wait_in_place()) instead of parking at once.
+constexpr auto busy_gap = std::chrono::milliseconds(100);
+
 // Waits until the socket is readable, then receives without blocking (flags: e.g. MSG_PEEK) into
 // the buffer that `into()` gives (a net::mutable_buffer), asked for only once bytes are there: an
 // idle connection holds no buffer, which is what it saves. A readiness report is a hint, not a
@@ -134,15 +138,20 @@ boost::system::error_code client_session::timed_out_as(boost::system::error_code
 void client_session::arm(phase p, clock::time_point deadline) {
     phase_ = p;
     expired_ = phase::none;
-    auto const old = deadline_;
     deadline_ = deadline;
-    // The watchdog sleeps until the old deadline; wake it only when the new one is earlier.
-    if (deadline < old) timer_.cancel();
+    // The watchdog sleeps until wake_at_; wake it only when the new deadline is earlier. It never
+    // sleeps longer than the shortest phase timeout, so a phase that follows another (idle, then
+    // the head; the origin's answer, then the write to the client) finds it due soon enough and
+    // leaves it asleep: no cancel and re-arm per request.
+    if (deadline < wake_at_) timer_.cancel();
 }
 
 void client_session::watch() {
     // A plain completion handler, not a coroutine: an idle connection keeps no frame for it.
-    timer_.expires_at(deadline_);
+    // At most watchdog_step ahead: a long phase (an idle connection, a slow origin) costs a wake
+    // per step (10 s with the defaults), and any phase armed later is due after wake_at_ (arm()).
+    wake_at_ = std::min(deadline_, clock::now() + worker_.current()->watchdog_step);
+    timer_.expires_at(wake_at_);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->on_watch(); });
 }
 
@@ -184,10 +193,19 @@ net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self:
         if (buffer_.size() == 0) {
             if (!begin_idle(first)) break;
             if (!client_.is_tls()) {
-                park(first);  // this coroutine ends; on_readable() starts the next one
-                co_return;
+                if (!busy_) {
+                    park(first);  // this coroutine ends; on_readable() starts the next one
+                    co_return;
+                }
+                auto const end = co_await wait_in_place();
+                if (end == idle_end::closed) break;
+                if (end == idle_end::park) {
+                    park(first);  // this coroutine ends; on_readable() starts the next one
+                    co_return;
+                }
+            } else if (!co_await wait_for_request()) {
+                break;
             }
-            if (!co_await wait_for_request()) break;
         }
         if (!co_await serve(first) || worker_.draining() || linger_) break;
     }
@@ -200,17 +218,56 @@ bool client_session::begin_idle(bool first) {
     auto const& cfg = *worker_.current()->cfg;
     if (!first && cfg.timeouts.client_idle.count() == 0) return false;
     if (worker_.draining()) return false;
+    idle_since_ = clock::now();
     arm(first ? phase::head : phase::idle,
-        first ? accepted_at_ + cfg.timeouts.client_header : clock::now() + cfg.timeouts.client_idle);
-    // An idle connection holds no read buffer and no request state (serve()'s frame is freed).
+        first ? accepted_at_ + cfg.timeouts.client_header : idle_since_ + cfg.timeouts.client_idle);
+    // No request state is held between requests (serve()'s frame is freed). The read buffer's
+    // memory is kept for the next request of a busy plain connection, and released when it parks.
     buffer_.clear();
-    buffer_.shrink_to_fit();
+    if (!busy_ || client_.is_tls()) buffer_.shrink_to_fit();
     if (wire_.capacity() > 1024) std::string().swap(wire_);
     idle_ = true;
     return true;
 }
 
+net::awaitable<client_session::idle_end> client_session::wait_in_place() {
+    for (;;) {
+        waiting_in_place_ = true;
+        auto [ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
+        waiting_in_place_ = false;
+        bool const park = std::exchange(park_requested_, false);
+        if (ec) {
+            // The sweep's cancel parks, unless the idle timeout, a drain or an abort came too.
+            bool const parked = park && ec == net::error::operation_aborted && expired_ == phase::none &&
+                                !worker_.draining() && !aborted_;
+            co_return parked ? idle_end::park : idle_end::closed;
+        }
+        auto const b = buffer_.prepare(head_chunk);
+        ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+        if (n > 0) {
+            buffer_.commit(static_cast<std::size_t>(n));
+            idle_ = false;
+            busy_ = clock::now() - idle_since_ < busy_gap;
+            co_return idle_end::request;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            if (park) co_return idle_end::park;
+            continue;  // a readiness report is a hint, not a promise: wait again
+        }
+        co_return idle_end::closed;  // the peer closed (or failed): close quietly
+    }
+}
+
+void client_session::park_if_waiting() {
+    if (!waiting_in_place_ || park_requested_) return;
+    park_requested_ = true;
+    client_.cancel();
+}
+
 void client_session::park(bool first) {
+    // A parked connection holds no read buffer.
+    buffer_.clear();
+    buffer_.shrink_to_fit();
     client_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), first](boost::system::error_code ec) {
         self->on_readable(ec, first);
     });
@@ -227,6 +284,7 @@ void client_session::on_readable(boost::system::error_code ec, bool first) {
         if (n > 0) {
             buffer_.commit(static_cast<std::size_t>(n));
             idle_ = false;
+            busy_ = !first && clock::now() - idle_since_ < busy_gap;
             spawn(first);
             return;
         }

@@ -61,6 +61,9 @@ public:
     void drain();
     // From the worker when drain_timeout has passed: whatever is in flight is cut (and logged so).
     void abort();
+    // From the worker's sweep (once a second): a plain connection still waiting for its next
+    // request in its coroutine parks (park()), so that an idle connection holds no coroutine.
+    void park_if_waiting();
 
 private:
     enum class phase { none, handshake, idle, head, body, write, origin_write, origin_read, tunnel, linger };
@@ -79,6 +82,11 @@ private:
     // Idle, before the next request (or the first): the deadline armed, the buffers released.
     // false: no further request is to be read (keep-alive off, draining).
     bool begin_idle(bool first);
+    // Idle on plain TCP, first in place: the coroutine waits for the next request, so a busy
+    // connection costs no co_spawn per request. request: bytes are in buffer_; park: the sweep
+    // asked (park_if_waiting()); closed: EOF, an error, the idle timeout or a drain.
+    enum class idle_end { request, park, closed };
+    boost::asio::awaitable<idle_end> wait_in_place();
     // Idle on plain TCP, nginx's way: no coroutine frame and no buffer, only a readiness wait whose
     // handler holds the session; on readability the head's first read, and run() again.
     void park(bool first);
@@ -167,9 +175,14 @@ private:
     boost::asio::steady_timer timer_;
     clock::time_point accepted_at_;
     clock::time_point deadline_ = clock::time_point::max();
+    clock::time_point wake_at_ = clock::time_point::max();  // when the watchdog's timer is due
     phase phase_ = phase::none;
     phase expired_ = phase::none;
     bool idle_ = false;
+    bool busy_ = false;              // its last request followed the answer before closely (busy_gap)
+    clock::time_point idle_since_;   // when the connection last fell idle
+    bool waiting_in_place_ = false;  // in wait_in_place()'s readiness wait
+    bool park_requested_ = false;    // the sweep cancelled that wait: park
     bool closed_ = false;
     bool linger_ = false;        // the last request's body was not read to its end
     transport* origin_ = nullptr;  // the origin transport of the exchange in flight (watchdog, drain)

@@ -1,4 +1,20 @@
-// Wiring only: see proxy/cli.cpp for the command line and proxy/server.cpp for the process.
+// The binary's entry: the command line (cli.cpp), and the allocator's way of handing memory back.
 #include "proxy/cli.hpp"
+#include "proxy/worker.hpp"
 
-int main(int argc, char** argv) { return edge522::cli_main(argc, argv); }
+#ifdef EDGE522_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
+
+int main(int argc, char** argv) {
+#ifdef EDGE522_WITH_MIMALLOC
+    // mimalloc keeps freed pages committed and decommits them only on later heap activity, which
+    // an idle worker has none of; collect frees its retired pages.
+    edge522::heap.trim = [] () noexcept { mi_collect(true); };
+    static long const decommit_delay = mi_option_get(mi_option_decommit_delay);
+    edge522::heap.eager_return = [](bool on) noexcept {
+        mi_option_set(mi_option_decommit_delay, on ? 0 : decommit_delay);
+    };
+#endif
+    return edge522::cli_main(argc, argv);
+}

@@ -17,6 +17,25 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
+heap_levers heap{[] () noexcept { ::malloc_trim(0); }, [](bool) noexcept {}};
+
+namespace {
+
+clock_type::duration shortest_phase_timeout(config::config const& c) {
+    clock_type::duration shortest = c.timeouts.client_header;
+    auto consider = [&shortest](clock_type::duration d) {
+        if (d.count() > 0 && (shortest.count() <= 0 || d < shortest)) shortest = d;
+    };
+    consider(c.timeouts.write);
+    for (auto const& o : c.origins) {
+        consider(o.timeouts.read);
+        consider(o.timeouts.write);
+    }
+    return shortest.count() > 0 ? shortest : clock_type::duration(std::chrono::seconds(10));
+}
+
+} // namespace
+
 net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
     auto& a = l.acceptor;
     net::steady_timer backoff(a.get_executor());
@@ -52,7 +71,7 @@ runtime::runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::s
                  std::vector<std::shared_ptr<tls::origin_context>> otls)
     : cfg(std::move(c)), routes(*cfg), access(cfg->access),
       pages(cfg->edge.colo, cfg->edge.server_header, cfg->edge.diagnostics), server_tls(std::move(stls)),
-      origin_tls(std::move(otls)) {
+      origin_tls(std::move(otls)), watchdog_step(shortest_phase_timeout(*cfg)) {
     for (auto const& o : cfg->origins) {
         if (o.access) origin_access.emplace_back(std::in_place, *o.access);
         else origin_access.emplace_back(std::nullopt);
@@ -112,10 +131,23 @@ void worker::do_sweep() {
     sweep_timer_.async_wait([this](boost::system::error_code ec) {
         if (ec || draining_) return;
         pool_.sweep();
-        // Every 10 s (worker 0: it trims every arena), hand free heap back to the kernel: body relays and error pages
-        // come and go in sizes that fragment glibc's arenas, and RSS should track live memory
-        // (the soak's growth figure). malloc_trim walks the arenas: tens of microseconds.
-        if (index_ == 0 && ++sweeps_ % 10 == 0) ::malloc_trim(0);
+        // Busy connections wait for their next request in their coroutine (not re-spawned for
+        // every request); those still waiting at this tick park, so that a connection idle for a
+        // second or two holds no coroutine. Their frames and read buffers are freed in the
+        // completions of the waits cancelled here, which run before what is posted after them:
+        // returned to the kernel at once, not kept by the allocator.
+        bool const many = sessions_.size() >= 64;
+        if (many) heap.eager_return(true);
+        for (auto* s : sessions_) s->park_if_waiting();
+        // Free heap goes back to the kernel every 10 s too: body relays and error pages come and
+        // go in sizes that fragment the heap, and RSS should track live memory (the soak's growth
+        // figure). Tens of microseconds.
+        bool const trim = ++sweeps_ % 10 == 0;
+        if (many || trim)
+            net::post(ioc_, [many, trim] {
+                if (many) heap.eager_return(false);
+                if (trim) heap.trim();
+            });
         do_sweep();
     });
 }

@@ -37,6 +37,14 @@ namespace edge522 {
 class client_session;
 using clock_type = std::chrono::steady_clock;
 
+// The heap's levers a worker pulls on its own thread: glibc's unless main() installs those of the
+// binary's allocator (mimalloc).
+struct heap_levers {
+    void (*trim)() noexcept;                // hand free memory back to the kernel (malloc_trim)
+    void (*eager_return)(bool on) noexcept;  // while on, what is freed goes back to the kernel at once
+};
+extern heap_levers heap;
+
 // One config generation, immutable, shared read-only by every worker: the config and what is
 // derived from it once (routes, access tries, egress addresses).
 struct runtime {
@@ -57,6 +65,10 @@ struct runtime {
     error_pages pages;  // every error page, formatted once for this generation
     std::shared_ptr<tls::server_contexts> server_tls;
     std::vector<std::shared_ptr<tls::origin_context>> origin_tls;
+    // The shortest timeout a client session's phase can be armed with (client_header, write, the
+    // origins' read and write; zeros, which turn a timeout off, left out): how far ahead a
+    // session's watchdog sleeps at most (client_session::watch()).
+    std::chrono::steady_clock::duration watchdog_step;
 
     tls::origin_context* tls_for(config::origin const& o) const noexcept {
         auto const i = index_of(o);
