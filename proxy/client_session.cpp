@@ -414,13 +414,14 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
 
     auto const& req = parser.get();
     x.take_request(parser);
-    if (req.count(http::field::transfer_encoding) && req.version() < 11) {
+    bool const transfer_encoded = field_count(req, http::field::transfer_encoding) > 0;
+    if (transfer_encoded && req.version() < 11) {
         // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a smuggling vector).
         x.fail(failure::bad_request, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
         co_await answer(failure::bad_request, x, false);
         co_return std::nullopt;
     }
-    if (failure f; req.count(http::field::transfer_encoding)) {
+    if (failure f; transfer_encoded) {
         // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last, once).
         if (auto why = judge_transfer_encoding(req, f); !why.empty() || !parser.chunked()) {
             if (why.empty()) {

@@ -513,7 +513,7 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
                                  o.timeouts, cfg.edge.max_response_header, ms_since(waited_from)));
         co_return step::failed;
     }
-    if (failure f; rp->get().count(http::field::transfer_encoding)) {
+    if (failure f; field_count(rp->get(), http::field::transfer_encoding) > 0) {
         // Only a list of known codings ending in one chunked is relayed: anything else the client
         // could frame differently than the edge does, or would get coded bytes without their coding.
         if (auto why = judge_transfer_encoding(rp->get(), f); !why.empty()) {

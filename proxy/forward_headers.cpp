@@ -116,7 +116,7 @@ void field_line(std::string& out, std::string_view name, std::string_view value)
 // The single value of (possibly repeated, possibly listed) equal Content-Length values (RFC 9110
 // 8.6: a proxy forwards one); the parser has already rejected differing ones.
 std::string_view single_content_length(http::fields const& f) {
-    std::string_view v = f[http::field::content_length];
+    std::string_view v = first_value(f, http::field::content_length);
     auto const first = v.find_first_not_of(", \t");
     if (first == std::string_view::npos) return {};
     v.remove_prefix(first);

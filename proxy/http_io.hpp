@@ -19,6 +19,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include <cstddef>
+#include <string_view>
 
 namespace edge522 {
 
@@ -32,6 +33,20 @@ inline constexpr std::size_t max_field_line = 65'000;
 // heads start small (most fit in 4 KiB, as nginx's 1 KiB client_header_buffer_size bets; the
 // buffer grows by doubling when one does not).
 inline constexpr std::size_t head_chunk = 4 * 1024;
+
+// Field lookups by walking a head's few fields: basic_fields' find, count and operator[] search
+// a tree whose every step compares names case-insensitively (hundreds of instructions each).
+// The first value of `name` ("" when absent), and how many fields carry it.
+inline std::string_view first_value(boost::beast::http::fields const& f, boost::beast::http::field name) {
+    for (auto const& x : f)
+        if (x.name() == name) return x.value();
+    return {};
+}
+inline std::size_t field_count(boost::beast::http::fields const& f, boost::beast::http::field name) {
+    std::size_t n = 0;
+    for (auto const& x : f) n += x.name() == name ? 1 : 0;
+    return n;
+}
 
 // Why a head could not be read, beyond the parser's own error codes.
 enum class head_status {

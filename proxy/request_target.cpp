@@ -1,5 +1,7 @@
 #include "proxy/request_target.hpp"
 
+#include "proxy/http_io.hpp"
+
 #include "proxy/router.hpp"
 
 #include <boost/beast/core/string.hpp>
@@ -123,8 +125,8 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
     if (target.size() > max_url)
         return refuse(failure::uri_too_long, "request target of " + std::to_string(target.size()) +
                                                  " bytes, over the " + std::to_string(max_url) + "-byte limit");
-    if (req.count(http::field::host) > 1) return refuse(failure::bad_request, "more than one Host field");
-    std::string_view const host_field = req[http::field::host];
+    if (field_count(req, http::field::host) > 1) return refuse(failure::bad_request, "more than one Host field");
+    std::string_view const host_field = first_value(req, http::field::host);
 
     request_target t;
     if (target.starts_with('/')) {
@@ -149,8 +151,7 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
         auto const path = u->encoded_path();
         if (path.empty()) {
             // "http://h" or "http://h?q": the origin-form is "/" (+ the query).
-            t.target_buf = "/";
-            if (u->has_query()) t.target_buf.append("?").append(u->encoded_query());
+            t.target_buf = u->has_query() ? "/?" + std::string(u->encoded_query()) : std::string("/");
         } else {
             // The path and query: the rest of the target (a fragment is not part of a request target).
             t.target = std::string_view(path.data(), static_cast<std::size_t>(target.data() + target.size() - path.data()));
