@@ -266,6 +266,10 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
                 co_return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(buffer_max)};
             }
         }
+        // A new connection takes a round trip at least, or up to the connect timeout: the
+        // client's read buffer, empty while no body is left to read, is not held meanwhile (4 KiB
+        // of every request pending on a blackholed origin).
+        if (buffer_.size() == 0) buffer_.shrink_to_fit();
         auto& m = worker_.metrics();
         ++m.connects_pending;
         connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
