@@ -11,13 +11,17 @@
 // sequences them and retries a stale pooled connection once. Requests on a connection are answered
 // in order; every answer, the edge's own included, is logged and counted once (finish()).
 //
-// Lifetime: the run() coroutine (or, while a plain connection is idle, its readiness wait's
+// Lifetime: the run() coroutine (or, while a plain connection is parked, its readiness wait's
 // handler) and the watchdog timer's handler each hold a shared_ptr; the session dies when run()
-// ends and the cancelled timer's handler has run. Every timeout after the connect, toward the
-// client and toward the origin, is one
-// watchdog timer with named phases (RESTinio style): arming a later deadline only moves a number,
-// the timer itself is re-armed only when a deadline comes earlier, and an expiry cancels the
-// transport of its phase. The connect has its own deadline (origin_connector).
+// ends and the cancelled timer's handler has run. Idle between requests, a plain connection that
+// asked once parks at once (no coroutine, no buffer); a busy one (its last request came within
+// busy_gap of the answer before) waits in run() and is parked by the worker's next sweep.
+//
+// Every timeout after the connect, toward the client and toward the origin, is one watchdog timer
+// with named phases (RESTinio style): arming a phase only moves a number; the timer sleeps at most
+// the shortest phase timeout ahead, so it is cancelled and re-armed only when a deadline comes
+// earlier than that (a short linger, a tunnel's idle time), and an expiry cancels the transport of
+// its phase. The connect has its own deadline (origin_connector).
 //
 //   idle --bytes--> head --parsed--> [exchange] --> write --> idle (keep-alive) | linger | closed
 //   idle: client_idle (client_header for the first request)   head: client_header -> 408
