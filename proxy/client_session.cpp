@@ -148,9 +148,10 @@ void client_session::arm(phase p, clock::time_point deadline) {
 
 void client_session::watch() {
     // A plain completion handler, not a coroutine: an idle connection keeps no frame for it.
-    // At most watchdog_step ahead: a long phase (an idle connection, a slow origin) costs a wake
-    // per step (10 s with the defaults), and any phase armed later is due after wake_at_ (arm()).
-    wake_at_ = std::min(deadline_, clock::now() + worker_.current()->watchdog_step);
+    // At most watchdog_step ahead: a long phase (a slow origin, a busy connection's wait) costs a
+    // wake per step (10 s with the defaults), and any phase armed later is due after wake_at_
+    // (arm()). A parked connection sleeps until its deadline: its next request re-arms it once.
+    wake_at_ = parked_ ? deadline_ : std::min(deadline_, clock::now() + worker_.current()->watchdog_step);
     timer_.expires_at(wake_at_);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code) { self->on_watch(); });
 }
@@ -268,12 +269,14 @@ void client_session::park(bool first) {
     // A parked connection holds no read buffer.
     buffer_.clear();
     buffer_.shrink_to_fit();
+    parked_ = true;
     client_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), first](boost::system::error_code ec) {
         self->on_readable(ec, first);
     });
 }
 
 void client_session::on_readable(boost::system::error_code ec, bool first) {
+    parked_ = false;
     if (!ec) {
         auto const b = buffer_.prepare(head_chunk);
         ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);

@@ -186,6 +186,7 @@ private:
     bool busy_ = false;              // its last request followed the answer before closely (busy_gap)
     clock::time_point idle_since_;   // when the connection last fell idle
     bool waiting_in_place_ = false;  // in wait_in_place()'s readiness wait
+    bool parked_ = false;            // in park()'s readiness wait
     bool park_requested_ = false;    // the sweep cancelled that wait: park
     bool closed_ = false;
     bool linger_ = false;        // the last request's body was not read to its end
