@@ -1,5 +1,6 @@
 #include "proxy/admin.hpp"
 
+#include "proxy/access_log.hpp"
 #include "proxy/faults.hpp"
 #include "proxy/metrics.hpp"
 #include "proxy/worker.hpp"
@@ -222,6 +223,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
             auto const& process = process_counters::process();
             metrics.reloads_ok = process.reloads_ok.load(std::memory_order_relaxed);
             metrics.reloads_rejected = process.reloads_rejected.load(std::memory_order_relaxed);
+            metrics.access_log_dropped = access_log_dropped();
             response res{http::status::ok, 11};
             res.set(http::field::content_type, "text/plain; version=0.0.4");
             res.body() = render_prometheus(metrics);

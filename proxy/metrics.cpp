@@ -115,6 +115,10 @@ std::string render_prometheus(worker_metrics const& m) {
                        "# TYPE edge522_reloads_total counter\n"
                        "edge522_reloads_total{{result=\"ok\"}} {}\nedge522_reloads_total{{result=\"rejected\"}} {}\n",
                        m.reloads_ok, m.reloads_rejected);
+    out += fmt::format("# HELP edge522_access_log_dropped_total Access log lines dropped because the log's "
+                       "destination did not keep up (the edge never waits for it).\n"
+                       "# TYPE edge522_access_log_dropped_total counter\nedge522_access_log_dropped_total {}\n",
+                       m.access_log_dropped);
     return out;
 }
 

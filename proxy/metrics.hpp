@@ -35,6 +35,8 @@ struct worker_metrics {
     // config reloads (SIGHUP and POST /reload); filled in by the admin from process_counters
     std::uint64_t reloads_ok = 0;
     std::uint64_t reloads_rejected = 0;
+    // access log lines dropped since start (its destination did not keep up); filled in by the admin
+    std::uint64_t access_log_dropped = 0;
     std::uint64_t connects_pending = 0;
     std::uint64_t connections_active = 0;
 

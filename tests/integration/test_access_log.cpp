@@ -137,7 +137,7 @@ TEST_CASE("access log: a target with bytes >= 0x80 and quotes is one valid JSON 
 
 TEST_CASE("access log: a stdout nobody reads never slows the edge; lines are dropped and counted", "[access_log]") {
     origin o(origin::behaviour::healthy);
-    auto cfg = write_temp("edge.toml", simple_config({o.address()}));
+    auto cfg = write_temp("edge.toml", simple_config({o.address()}, "", "", "", "listen = \"127.0.0.1:0\""));
     auto err_path = cfg.substr(0, cfg.rfind('/')) + "/stderr.log";
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
@@ -153,10 +153,16 @@ TEST_CASE("access log: a stdout nobody reads never slows the edge; lines are dro
     posix_spawn_file_actions_destroy(&fa);
     ::close(fds[1]);
 
-    // Read stdout only up to the "listening on" line; then nobody reads it again.
+    // Read stdout only up to the edge's and the admin's "listening on" lines; then nobody reads it
+    // again.
     std::string out;
     auto until = clock_type::now() + 10s;
-    while (out.find('\n', out.find("listening on http://")) == std::string::npos && clock_type::now() < until) {
+    auto has_line = [&out](std::string const& start) {
+        auto const at = out.find(start);
+        return at != std::string::npos && out.find('\n', at) != std::string::npos;
+    };
+    while (!(has_line("edge522 listening on http://") && has_line("admin listening on http://")) &&
+           clock_type::now() < until) {
         pollfd p{fds[0], POLLIN, 0};
         if (::poll(&p, 1, 100) <= 0) continue;
         char buf[512];
@@ -164,11 +170,17 @@ TEST_CASE("access log: a stdout nobody reads never slows the edge; lines are dro
         if (n <= 0) break;
         out.append(buf, static_cast<std::size_t>(n));
     }
-    auto at = out.find("listening on http://");
-    REQUIRE(at != std::string::npos);
-    auto eol = out.find('\n', at);
-    REQUIRE(eol != std::string::npos);
-    auto port = static_cast<std::uint16_t>(std::stoi(out.substr(out.rfind(':', eol) + 1, eol)));
+    auto port_of = [&out](std::string const& start) -> std::uint16_t {
+        auto const at = out.find(start);
+        if (at == std::string::npos) return 0;
+        auto const eol = out.find('\n', at);
+        if (eol == std::string::npos) return 0;
+        return static_cast<std::uint16_t>(std::stoi(out.substr(out.rfind(':', eol) + 1, eol)));
+    };
+    auto const port = port_of("edge522 listening on http://");
+    auto const admin = port_of("admin listening on http://");
+    REQUIRE(port != 0);
+    REQUIRE(admin != 0);
 
     // 8 KiB lines: the 64 KiB pipe fills after a few, the worker's 1 MiB buffer after ~130.
     std::string target(8001, 'x');
@@ -187,6 +199,13 @@ TEST_CASE("access log: a stdout nobody reads never slows the edge; lines are dro
     double const total = std::chrono::duration<double>(clock_type::now() - start).count();
     CHECK(worst < 1.0);
     CHECK(total < 30.0);
+
+    // The drops show on /metrics as they happen.
+    auto const metrics = get(admin, "/metrics");
+    std::smatch dm;
+    REQUIRE(std::regex_search(metrics.body, dm, std::regex("\nedge522_access_log_dropped_total (\\d+)\n")));
+    auto const dropped_live = std::stoul(dm[1].str());
+    CHECK(dropped_live > 100);
 
     // SIGTERM: the writer is stuck on the full pipe; the edge gives up on it after 2 s without
     // progress and exits, reporting what it dropped.
@@ -215,5 +234,6 @@ TEST_CASE("access log: a stdout nobody reads never slows the edge; lines are dro
     REQUIRE(std::regex_search(err, m, std::regex(R"(access log: (\d+) line\(s\) dropped since start)")));
     auto dropped = std::stoul(m[1].str());
     CHECK(dropped > 100);
+    CHECK(dropped >= dropped_live);
     CHECK(dropped <= static_cast<unsigned long>(requests));
 }
