@@ -41,7 +41,10 @@ using clock_type = std::chrono::steady_clock;
 // binary's allocator (mimalloc).
 struct heap_levers {
     void (*trim)() noexcept;                // hand free memory back to the kernel (malloc_trim)
-    void (*eager_return)(bool on) noexcept;  // while on, what is freed goes back to the kernel at once
+    // While on, what is freed goes back to the kernel at once. Process-wide (mimalloc's option):
+    // with several workers one may turn it off while another's parked connections free theirs,
+    // which then go back at the allocator's own pace.
+    void (*eager_return)(bool on) noexcept;
 };
 extern heap_levers heap;
 
