@@ -236,6 +236,7 @@ net::awaitable<client_session::idle_end> client_session::wait_in_place() {
         waiting_in_place_ = true;
         auto [ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
         waiting_in_place_ = false;
+        // Taken at every wake: a sweep's request survives a spurious one (parks on the EAGAIN).
         bool const park = std::exchange(park_requested_, false);
         if (ec) {
             // The sweep's cancel parks, unless the idle timeout, a drain or an abort came too.
@@ -243,20 +244,30 @@ net::awaitable<client_session::idle_end> client_session::wait_in_place() {
                                 !worker_.draining() && !aborted_;
             co_return parked ? idle_end::park : idle_end::closed;
         }
-        auto const b = buffer_.prepare(head_chunk);
-        ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);
-        if (n > 0) {
-            buffer_.commit(static_cast<std::size_t>(n));
-            idle_ = false;
-            busy_ = clock::now() - idle_since_ < busy_gap;
+        switch (receive_after_wake(false)) {  // a busy connection has served a request before
+        case woke::request:
             co_return idle_end::request;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        case woke::nothing:
             if (park) co_return idle_end::park;
-            continue;  // a readiness report is a hint, not a promise: wait again
+            continue;
+        case woke::closed:
+            co_return idle_end::closed;
         }
-        co_return idle_end::closed;  // the peer closed (or failed): close quietly
     }
+}
+
+client_session::woke client_session::receive_after_wake(bool first) {
+    auto const b = buffer_.prepare(head_chunk);
+    ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);
+    if (n > 0) {
+        buffer_.commit(static_cast<std::size_t>(n));
+        idle_ = false;
+        busy_ = !first && clock::now() - idle_since_ < busy_gap;
+        return woke::request;
+    }
+    // A readiness report is a hint, not a promise: nothing there yet means wait again.
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return woke::nothing;
+    return woke::closed;  // the peer closed (or failed)
 }
 
 void client_session::park_if_waiting() {
@@ -278,18 +289,15 @@ void client_session::park(bool first) {
 void client_session::on_readable(boost::system::error_code ec, bool first) {
     parked_ = false;
     if (!ec) {
-        auto const b = buffer_.prepare(head_chunk);
-        ssize_t const n = ::recv(client_.socket().native_handle(), b.data(), b.size(), MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            park(first);  // a readiness report is a hint, not a promise: wait again
-            return;
-        }
-        if (n > 0) {
-            buffer_.commit(static_cast<std::size_t>(n));
-            idle_ = false;
-            busy_ = !first && clock::now() - idle_since_ < busy_gap;
+        switch (receive_after_wake(first)) {
+        case woke::request:
             spawn(first);
             return;
+        case woke::nothing:
+            park(first);
+            return;
+        case woke::closed:
+            break;
         }
     }
     // The peer closed (or failed), the idle timeout or a drain: close quietly.
@@ -417,14 +425,13 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
 
     auto const& req = parser.get();
     x.take_request(parser);
-    bool const transfer_encoded = field_count(req, http::field::transfer_encoding) > 0;
-    if (transfer_encoded && req.version() < 11) {
+    if (x.transfer_encoded && req.version() < 11) {
         // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a smuggling vector).
         x.fail(failure::bad_request, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
         co_await answer(failure::bad_request, x, false);
         co_return std::nullopt;
     }
-    if (failure f; transfer_encoded) {
+    if (failure f; x.transfer_encoded) {
         // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last, once).
         if (auto why = judge_transfer_encoding(req, f); !why.empty() || !parser.chunked()) {
             if (why.empty()) {

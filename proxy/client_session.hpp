@@ -95,6 +95,11 @@ private:
     // handler holds the session; on readability the head's first read, and run() again.
     void park(bool first);
     void on_readable(boost::system::error_code ec, bool first);
+    // After either idle wait reported readability: the head's first read, without blocking.
+    // request: bytes are in buffer_ and the connection is no longer idle (busy_ says whether it
+    // asked within busy_gap); nothing: a spurious report, wait again; closed: EOF or an error.
+    enum class woke { request, nothing, closed };
+    woke receive_after_wake(bool first);
     // Idle over TLS (the engine may hold a decrypted request already: read through it). false:
     // closed, timed out or draining.
     boost::asio::awaitable<bool> wait_for_request();

@@ -140,7 +140,7 @@ void exchange::take_request(request_parser const& p) {
     head_request = req.method() == http::verb::head;
     keep_alive = p.keep_alive() && cfg().timeouts.client_idle.count() > 0;
     // One pass over the fields (each req[...] is a tree search): the first Accept, Expect and TE,
-    // as req[...] would give, and whether an Upgrade field is there at all.
+    // as req[...] would give, and whether Upgrade and Transfer-Encoding fields are there at all.
     std::string_view expect, te;
     bool has_accept = false, has_expect = false, has_te = false, has_upgrade = false;
     for (auto const& f : req) {
@@ -156,6 +156,9 @@ void exchange::take_request(request_parser const& p) {
             break;
         case http::field::upgrade:
             has_upgrade = true;
+            break;
+        case http::field::transfer_encoding:
+            transfer_encoded = true;
             break;
         default:
             break;
@@ -517,7 +520,7 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
                                  o.timeouts, cfg.edge.max_response_header, ms_since(waited_from)));
         co_return step::failed;
     }
-    if (failure f; field_count(rp->get(), http::field::transfer_encoding) > 0) {
+    if (failure f; has_field(rp->get(), http::field::transfer_encoding)) {
         // Only a list of known codings ending in one chunked is relayed: anything else the client
         // could frame differently than the edge does, or would get coded bytes without their coding.
         if (auto why = judge_transfer_encoding(rp->get(), f); !why.empty()) {

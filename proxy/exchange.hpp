@@ -66,6 +66,7 @@ struct exchange {
     bool expect_continue = false;  // an HTTP/1.1 client waits for 100 Continue before its body
     bool upgrade = false;          // asks for a protocol upgrade (WebSocket)
     bool te_trailers = false;      // accepts trailers (TE: trailers)
+    bool transfer_encoded = false; // has a Transfer-Encoding field (judged in read_request())
 
     // The exchange
     config::origin const* o = nullptr;

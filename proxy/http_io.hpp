@@ -36,16 +36,27 @@ inline constexpr std::size_t head_chunk = 4 * 1024;
 
 // Field lookups by walking a head's few fields: basic_fields' find, count and operator[] search
 // a tree whose every step compares names case-insensitively (hundreds of instructions each).
-// The first value of `name` ("" when absent), and how many fields carry it.
+// The first value of `name` ("" when absent); whether there is one; the first value and how many
+// fields carry the name, in one walk.
 inline std::string_view first_value(boost::beast::http::fields const& f, boost::beast::http::field name) {
     for (auto const& x : f)
         if (x.name() == name) return x.value();
     return {};
 }
-inline std::size_t field_count(boost::beast::http::fields const& f, boost::beast::http::field name) {
-    std::size_t n = 0;
-    for (auto const& x : f) n += x.name() == name ? 1 : 0;
-    return n;
+inline bool has_field(boost::beast::http::fields const& f, boost::beast::http::field name) {
+    for (auto const& x : f)
+        if (x.name() == name) return true;
+    return false;
+}
+struct field_lookup {
+    std::string_view first;
+    std::size_t count = 0;
+};
+inline field_lookup lookup_field(boost::beast::http::fields const& f, boost::beast::http::field name) {
+    field_lookup r;
+    for (auto const& x : f)
+        if (x.name() == name && r.count++ == 0) r.first = x.value();
+    return r;
 }
 
 // Why a head could not be read, beyond the parser's own error codes.

@@ -125,8 +125,9 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
     if (target.size() > max_url)
         return refuse(failure::uri_too_long, "request target of " + std::to_string(target.size()) +
                                                  " bytes, over the " + std::to_string(max_url) + "-byte limit");
-    if (field_count(req, http::field::host) > 1) return refuse(failure::bad_request, "more than one Host field");
-    std::string_view const host_field = first_value(req, http::field::host);
+    auto const host = lookup_field(req, http::field::host);
+    if (host.count > 1) return refuse(failure::bad_request, "more than one Host field");
+    std::string_view const host_field = host.first;
 
     request_target t;
     if (target.starts_with('/')) {
