@@ -10,8 +10,12 @@ int main(int argc, char** argv) {
 #ifdef EDGE522_WITH_MIMALLOC
     // mimalloc keeps freed pages committed and decommits them only on later heap activity, which
     // an idle worker has none of. (Its mi_collect(true) walks the whole heap, tens of milliseconds
-    // at 5,000 idle connections, and did not lower RSS here: the trim stays glibc's, a no-op.)
+    // at 5,000 idle connections, and did not lower RSS here.) No periodic trim then: glibc's
+    // malloc_trim has nothing to trim under mimalloc, and it is not harmless: its first call sets
+    // up glibc's never-used heap without a lock, so two workers ticking together corrupted it (a
+    // crash ~10 s into an idle edge with threads = 2, or an abort as a worker thread exited).
     static long const decommit_delay = mi_option_get(mi_option_decommit_delay);
+    edge522::heap.trim = []() noexcept {};
     edge522::heap.eager_return = [](bool on) noexcept {
         mi_option_set(mi_option_decommit_delay, on ? 0 : decommit_delay);
     };
