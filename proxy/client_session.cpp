@@ -395,7 +395,9 @@ void client_session::close_now() noexcept {
 
 net::awaitable<std::optional<request_target>> client_session::read_request(exchange& x, request_parser& parser) {
     auto const& cfg = x.cfg();
-    auto r = co_await read_head(client_, buffer_, parser, static_cast<std::size_t>(cfg.edge.max_request_header));
+    auto const limit = static_cast<std::size_t>(cfg.edge.max_request_header);
+    head_result r;
+    if (!read_buffered_head(buffer_, parser, limit, r)) r = co_await read_head(client_, buffer_, parser, limit, r);
     disarm();
     if (r.status != head_status::ok) {
         x.take_request_line(parser, buffer_);  // for the log line: what the client appeared to ask
@@ -504,7 +506,10 @@ net::awaitable<bool> client_session::answer(failure f, exchange& x, bool keep_al
 
 net::awaitable<bool> client_session::write_client(std::string_view bytes, exchange& x) {
     arm(phase::write, clock::now() + x.cfg().timeouts.write);
-    auto [ec, n] = co_await net::async_write(client_, net::buffer(bytes.data(), bytes.size()), use_nothrow);
+    auto const out = net::buffer(bytes.data(), bytes.size());
+    boost::system::error_code ec;
+    std::size_t n = client_.write_now(out, ec);
+    if (!ec && n < out.size()) std::tie(ec, n) = co_await write_rest(client_, out, n);
     disarm();
     x.bytes_sent += n;
     if (ec) {

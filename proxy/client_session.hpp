@@ -121,6 +121,10 @@ private:
     // The exchange with an origin, step by step.
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
                                          request_target const& t);
+    // An origin connection for the request: a pooled one to server `si` (none after a stale one,
+    // `fresh_only`, or under a fault that needs a new connection), else acquire() connects, with
+    // failover to the next server (whose pool it tries first).
+    std::optional<origin_link> take_pooled(config::origin const& o, std::size_t si, exchange& x, bool fresh_only);
     boost::asio::awaitable<std::optional<origin_link>> acquire(config::origin const& o, exchange& x, bool fresh_only);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault).
     struct secured {

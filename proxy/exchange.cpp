@@ -215,7 +215,9 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
 
     bool fresh_only = false;
     for (int attempt = 0;; ++attempt) {
-        auto link = co_await acquire(o, x, fresh_only);
+        // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
+        auto link = take_pooled(o, 0, x, fresh_only);
+        if (!link) link = co_await acquire(o, x, fresh_only);
         if (!link) co_return co_await answer(x.error, x, x.keep_alive);
         x.early_response = false;
 
@@ -250,25 +252,39 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     }
 }
 
+namespace {
+
+// The origin's bytes not yet parsed: room for the longest head plus one relay read.
+std::size_t origin_buffer_max(exchange const& x) noexcept {
+    return static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
+}
+
+} // namespace
+
+std::optional<origin_link> client_session::take_pooled(config::origin const& o, std::size_t si, exchange& x,
+                                                       bool fresh_only) {
+    // A fault of the connect or the TLS handshake is emulated on a new connection, never a pooled one.
+    if (fresh_only || (x.fault && config::needs_new_connection(x.fault->spec.type))) return std::nullopt;
+    auto const& key = x.rt->pool_key(o, si, x.egress);
+    auto pooled = worker_.pool().take(key);
+    if (!pooled) return std::nullopt;
+    x.server = o.servers[si].text;
+    x.connect_ms = -1;
+    return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(origin_buffer_max(x))};
+}
+
 net::awaitable<std::optional<origin_link>> client_session::acquire(config::origin const& o, exchange& x,
                                                                    bool fresh_only) {
     auto const& rt = *x.rt;
     auto const& egress = rt.egress[rt.index_of(o)];
-    // The origin's bytes not yet parsed: room for the longest head plus one relay read.
-    auto const buffer_max = static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
-    // A fault of the connect or the TLS handshake is emulated on a new connection, never a pooled one.
+    auto const buffer_max = origin_buffer_max(x);
     bool const fresh_fault = x.fault && config::needs_new_connection(x.fault->spec.type);
     bool const emulated = x.fault && config::connect_phase(x.fault->spec.type);
     for (std::size_t si = 0, attempt = 0;;) {
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
-        if (!fresh_only && !fresh_fault) {
-            if (auto pooled = worker_.pool().take(key)) {
-                x.server = server.text;
-                x.connect_ms = -1;
-                co_return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(buffer_max)};
-            }
-        }
+        if (si > 0)  // forward() tried the first server's pool
+            if (auto pooled = take_pooled(o, si, x, fresh_only)) co_return std::move(pooled);
         // A new connection takes a round trip at least, or up to the connect timeout: the
         // client's read buffer, empty while no body is left to read, is not held meanwhile (4 KiB
         // of every request pending on a blackholed origin).
@@ -369,7 +385,10 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
         co_return step::stale;
     }
     arm(phase::origin_write, clock::now() + o.timeouts.write);
-    auto [ec, n] = co_await net::async_write(link.conn, net::buffer(head.data(), head.size()), use_nothrow);
+    auto const out = net::buffer(head.data(), head.size());
+    boost::system::error_code ec;
+    std::size_t n = link.conn.write_now(out, ec);
+    if (!ec && n < out.size()) std::tie(ec, n) = co_await write_rest(link.conn, out, n);
     disarm();
     ec = timed_out_as(ec, phase::origin_write);
     if (ec) {
@@ -654,7 +673,10 @@ net::awaitable<client_session::pump_result> client_session::pump(transport& from
             }
         }
         arm(spec.write_phase, clock::now() + spec.write_timeout);
-        auto [wec, wn] = co_await net::async_write(to, piece.buffers(), use_nothrow);
+        auto const out = piece.buffers();
+        boost::system::error_code wec;
+        std::size_t wn = to.write_now(out, wec);
+        if (!wec && wn < net::buffer_size(out)) std::tie(wec, wn) = co_await write_rest(to, out, wn);
         disarm();
         if (spec.sent) *spec.sent += wn;
         if (wec) {
@@ -665,7 +687,10 @@ net::awaitable<client_session::pump_result> client_session::pump(transport& from
     }
     if (!head.empty()) {
         arm(spec.write_phase, clock::now() + spec.write_timeout);
-        auto [wec, wn] = co_await net::async_write(to, net::buffer(head.data(), head.size()), use_nothrow);
+        auto const out = net::buffer(head.data(), head.size());
+        boost::system::error_code wec;
+        std::size_t wn = to.write_now(out, wec);
+        if (!wec && wn < out.size()) std::tie(wec, wn) = co_await write_rest(to, out, wn);
         disarm();
         if (spec.sent) *spec.sent += wn;
         r.write_ec = wec;

@@ -2,12 +2,15 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
 #include <cstring>
 #include <exception>
 #include <new>
+#include <span>
 #include <stdexcept>
 
 namespace edge522 {
@@ -54,11 +57,11 @@ void repair_status_line(boost::beast::flat_buffer& buf, bool& checked) {
     p[12] = ' ';
 }
 
+// One step of a head read on what `buf` holds: true when `r` is final (the head parsed, or
+// failed), false when more bytes are needed.
 template <class Parser>
-net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
-                                           std::size_t limit, bool response) {
-    head_result r;
-    bool status_checked = !response;
+bool head_from_buffer(boost::beast::flat_buffer& buf, Parser& parser, std::size_t limit, bool response,
+                      bool& status_checked, head_result& r) {
     for (;;) {
         if (!response && !parser.got_some()) {
             // RFC 9112 2.2: empty lines before a request line are ignored (a client's stray CRLF
@@ -68,31 +71,41 @@ net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buff
             auto const v = view(buf);
             buf.consume(std::min(v.find_first_not_of("\r\n"), v.size()));
         }
-        if (buf.size() > 0) {
-            r.bytes = std::max(r.bytes, buf.size());
-            // Only the head is scanned: body bytes may follow it in the buffer.
-            auto v = view(buf);
-            if (auto const end = v.find("\r\n\r\n"); end != std::string_view::npos) v = v.substr(0, end);
-            if (longest_line(v.substr(0, std::min(v.size(), limit + 2))) > max_field_line) {
-                r.status = head_status::field_too_large;
-                co_return r;
-            }
-            if (!status_checked) repair_status_line(buf, status_checked);
-            boost::system::error_code ec;
-            std::size_t const n = put_nothrow(parser, buf.data(), ec);
-            buf.consume(n);
-            if (!ec && parser.is_header_done()) co_return r;
-            if (ec && ec != http::error::need_more) {
-                r.status = ec == http::error::header_limit ? head_status::too_large : head_status::error;
-                r.ec = ec;
-                co_return r;
-            }
-            if (n > 0) continue;  // the start line parsed: the fields next
-            if (buf.size() >= limit) {
-                r.status = head_status::too_large;
-                co_return r;
-            }
+        if (buf.size() == 0) return false;
+        r.bytes = std::max(r.bytes, buf.size());
+        // Only the head is scanned: body bytes may follow it in the buffer.
+        auto v = view(buf);
+        if (auto const end = v.find("\r\n\r\n"); end != std::string_view::npos) v = v.substr(0, end);
+        if (longest_line(v.substr(0, std::min(v.size(), limit + 2))) > max_field_line) {
+            r.status = head_status::field_too_large;
+            return true;
         }
+        if (!status_checked) repair_status_line(buf, status_checked);
+        boost::system::error_code ec;
+        std::size_t const n = put_nothrow(parser, buf.data(), ec);
+        buf.consume(n);
+        if (!ec && parser.is_header_done()) return true;
+        if (ec && ec != http::error::need_more) {
+            r.status = ec == http::error::header_limit ? head_status::too_large : head_status::error;
+            r.ec = ec;
+            return true;
+        }
+        if (n > 0) continue;  // the start line parsed: the fields next
+        if (buf.size() >= limit) {
+            r.status = head_status::too_large;
+            return true;
+        }
+        return false;
+    }
+}
+
+template <class Parser>
+net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
+                                           std::size_t limit, bool response, head_result so_far) {
+    head_result r = so_far;  // (a local: GCC 12 and assignments to a coroutine's parameters)
+    bool status_checked = !response;
+    for (;;) {
+        if (head_from_buffer(buf, parser, limit, response, status_checked, r)) co_return r;
         auto space = room(buf, head_chunk);
         if (space.size() == 0) {
             r.status = head_status::too_large;
@@ -140,14 +153,19 @@ std::size_t put_nothrow(Parser& parser, net::const_buffer data, boost::system::e
     return 0;
 }
 
+bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, std::size_t limit, head_result& r) {
+    bool status_checked = true;  // a request has no status line
+    return head_from_buffer(buf, parser, limit, false, status_checked, r);
+}
+
 net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, request_parser& parser,
-                                      std::size_t limit) {
-    return read_head_impl(t, buf, parser, limit, false);
+                                      std::size_t limit, head_result so_far) {
+    return read_head_impl(t, buf, parser, limit, false, so_far);
 }
 
 net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, response_parser& parser,
                                       std::size_t limit) {
-    return read_head_impl(t, buf, parser, limit, true);
+    return read_head_impl(t, buf, parser, limit, true, head_result{});
 }
 
 template <class Parser>
@@ -181,6 +199,19 @@ net::awaitable<boost::system::error_code> read_body_some(transport& t, boost::be
     }
 }
 
+template <class ConstBuffers>
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
+                                                                             std::size_t done) {
+    boost::beast::buffers_suffix<ConstBuffers> rest(b);
+    rest.consume(done);
+    auto [ec, n] = co_await net::async_write(t, rest, use_nothrow);
+    co_return std::tuple{ec, done + n};
+}
+
+template net::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport&, net::const_buffer,
+                                                                                      std::size_t);
+template net::awaitable<std::tuple<boost::system::error_code, std::size_t>>
+write_rest(transport&, std::span<net::const_buffer const>, std::size_t);
 template std::size_t put_nothrow(request_parser&, net::const_buffer, boost::system::error_code&) noexcept;
 template std::size_t put_nothrow(response_parser&, net::const_buffer, boost::system::error_code&) noexcept;
 template net::awaitable<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,

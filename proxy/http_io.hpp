@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <string_view>
+#include <tuple>
 
 namespace edge522 {
 
@@ -77,10 +78,23 @@ struct head_result {
 // Reads until `parser` has a complete head, or fails. `limit` bounds the head; the buffer's
 // max_size must leave room for it. A response status line without a reason phrase
 // ("HTTP/1.1 200\r\n", common in the wild) is accepted.
+// A request head is often whole in the buffer already (its first bytes came with the readiness
+// wake): read_buffered_head() parses what is there, without a coroutine; true when `r` is final,
+// false when more bytes are needed: read_head() then goes on from `r`.
+bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, std::size_t limit, head_result& r);
 boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
-                                              request_parser& parser, std::size_t limit);
+                                              request_parser& parser, std::size_t limit, head_result so_far = {});
 boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
                                               response_parser& parser, std::size_t limit);
+
+// A write is tried at once first (transport::write_now(): the whole of most writes, without a
+// reactor operation); write_rest() writes what that left, `b` from byte `done` on, and returns the
+// error and the bytes written in all, `done` included:
+//     std::size_t n = t.write_now(b, ec);
+//     if (!ec && n < net::buffer_size(b)) std::tie(ec, n) = co_await write_rest(t, b, n);
+template <class ConstBuffers>
+boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
+                                                                                     std::size_t done);
 
 // Feeds what `buf` holds to the parser (consuming what it took), reading more only when the parser
 // needs it. For body reads: the parser's buffer_body must have room. Returns with at least one

@@ -11,7 +11,11 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -55,6 +59,37 @@ public:
     auto async_write_some(ConstBuffers const& b, Token&& token) {
         if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(gather(b), std::forward<Token>(token));
         return std::get_if<0>(&v_)->async_write_some(b, std::forward<Token>(token));
+    }
+
+    // Writes what the socket takes now, without waiting: one sendmsg, no reactor operation and no
+    // completion to resume from (most writes: a head, a small body). Plain TCP only; over TLS it
+    // takes nothing (the engine writes through async_write_some). Returns the bytes taken, a
+    // prefix of `b`; `ec` is set on a failure (as async_write would report it), not when the
+    // socket's buffer is full. Not while another write is pending on this transport.
+    template <class ConstBuffers>
+    std::size_t write_now(ConstBuffers const& b, boost::system::error_code& ec) noexcept {
+        ec = {};
+        if (v_.index() != 0) return 0;
+        constexpr int max_pieces = 16;  // more: the rest goes through async_write
+        ::iovec iov[max_pieces];
+        int count = 0;
+        for (auto it = boost::asio::buffer_sequence_begin(b), end = boost::asio::buffer_sequence_end(b);
+             it != end && count < max_pieces; ++it) {
+            boost::asio::const_buffer const piece(*it);
+            if (piece.size() == 0) continue;
+            iov[count].iov_base = const_cast<void*>(piece.data());
+            iov[count].iov_len = piece.size();
+            ++count;
+        }
+        if (count == 0) return 0;
+        ::msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<std::size_t>(count);
+        ssize_t const n = ::sendmsg(std::get_if<0>(&v_)->native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            ec = boost::system::error_code(errno, boost::system::system_category());
+        return 0;
     }
 
     // Stops pending operations (the watchdog's tool); they complete with operation_aborted.
