@@ -507,8 +507,10 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
         rp->body_limit(boost::none);
         if (x.head_request) rp->skip(true);
         r = co_await read_head(link.conn, link.buf, *rp, limit);
-        // Interim responses (100, 102, 103) are dropped; a 101 is final.
-        if (r.status != head_status::ok || rp->get().result_int() >= 200 ||
+        // Interim responses (100, 102, 103) are dropped; a 101 is final. A status outside
+        // 100-599 (RFC 9110 15: invalid; "HTTP/1.1 099" is no interim answer) ends the wait.
+        auto const status = rp->get().result_int();
+        if (r.status != head_status::ok || status < 100 || status >= 200 ||
             rp->get().result() == http::status::switching_protocols)
             break;
     }
@@ -537,6 +539,11 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
                                                   ? http::error::bad_obs_fold  // a folded value over 4 KiB
                                                   : ec,
                                  o.timeouts, cfg.edge.max_response_header, ms_since(waited_from)));
+        co_return step::failed;
+    }
+    if (auto const status = rp->get().result_int(); status < 100 || status > 599) {
+        x.fail(failure::invalid_response, "response",
+               "origin " + x.server + " sent status " + std::to_string(status) + ", outside 100-599");
         co_return step::failed;
     }
     if (failure f; has_field(rp->get(), http::field::transfer_encoding)) {
@@ -606,13 +613,17 @@ net::awaitable<bool> client_session::relay_response(origin_link& link, response_
                              static_cast<std::size_t>(std::distance(res.begin(), res.end())),
                              head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr,
                              nullptr, nullptr};
+        auto const sent_before = x.bytes_sent;
         auto pr = co_await pump(link.conn, link.buf, rp, client_, spec);
         if (pr.read_ec) {
-            // The origin failed mid-body: the head is gone, so the only honest signal left is to
-            // cut the client connection (no terminating chunk).
             auto const ec = timed_out_as(pr.read_ec, phase::origin_read);
-            x.fail(classify_response_error(ec, true), "response_body",
-                   "origin " + x.server + " failed mid-body (" + errno_name(ec) + ")");
+            auto const f = classify_response_error(ec, true);
+            x.fail(f, "response_body", "origin " + x.server + " failed mid-body (" + errno_name(ec) + ")");
+            // The head waited for the body's first bytes, and those were already broken (a bad
+            // first chunk): nothing of the response reached the client, which gets the edge's answer.
+            if (!head_sent && x.bytes_sent == sent_before && !aborted_) co_return co_await answer(f, x, false);
+            // Else the head is gone: the only honest signal left is to cut the client connection
+            // (no terminating chunk).
             x.cut = aborted_ ? "drain" : "origin_failed";
             co_return false;
         }

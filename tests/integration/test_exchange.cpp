@@ -470,3 +470,44 @@ TEST_CASE("fuzz findings: an origin's invalid Transfer-Encoding is a 520, a fold
     CHECK(folded.status == 520);
     CHECK(folded.header("edge522-diagnosis").find("folded") != std::string::npos);
 }
+
+TEST_CASE("hostile pass: a status outside 100-599 is a 520 at once, never an interim answer", "[exchange][hostile]") {
+    // "HTTP/1.1 099" was taken for an interim response: the edge waited for another head (a 524
+    // after `read`), or relayed the 200 behind it.
+    struct one {
+        std::string raw;
+        int status;
+    };
+    for (auto const& c : {one{"HTTP/1.1 099 X\r\nContent-Length: 2\r\n\r\nok", 520},
+                          one{"HTTP/1.1 000 X\r\nContent-Length: 2\r\n\r\nok", 520},
+                          one{"HTTP/1.1 099 X\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 520},
+                          one{"HTTP/1.1 600 X\r\nContent-Length: 2\r\n\r\nok", 520},
+                          one{"HTTP/1.1 999 X\r\nContent-Length: 2\r\n\r\nok", 520},
+                          one{"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 599 X\r\nContent-Length: 2\r\n\r\nok",
+                              599}}) {
+        INFO(c.raw);
+        origin o(origin::behaviour::raw);
+        o.raw_response = c.raw;
+        edge e(simple_config({o.address()}, "read = \"10s\""));
+        auto r = get(e.port());
+        CHECK(r.status == c.status);
+        CHECK(r.seconds < 3.0);
+        if (c.status == 520) CHECK(r.header("edge522-diagnosis").find("outside 100-599") != std::string::npos);
+    }
+}
+
+TEST_CASE("hostile pass: a broken first chunk that came with the head is a 520, not a silent close",
+          "[exchange][hostile]") {
+    // The head waits for the body's first bytes to leave with them; when those were already
+    // broken the client got nothing at all (logged as a 200 cut short).
+    for (std::string size : {"zz", "ffffffffffffffffff"}) {
+        INFO(size);
+        origin o(origin::behaviour::raw);
+        o.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\nhello\r\n0\r\n\r\n";
+        edge e(simple_config({o.address()}));
+        auto r = get(e.port());
+        CHECK(r.status == 520);
+        CHECK(r.header("edge522-diagnosis").find("mid-body") != std::string::npos);
+        CHECK(get(e.port()).status == 520);  // alive, and the broken connection was not pooled
+    }
+}
