@@ -620,8 +620,10 @@ net::awaitable<bool> client_session::relay_response(origin_link& link, response_
             auto const f = classify_response_error(ec, true);
             x.fail(f, "response_body", "origin " + x.server + " failed mid-body (" + errno_name(ec) + ")");
             // The head waited for the body's first bytes, and those were already broken (a bad
-            // first chunk): nothing of the response reached the client, which gets the edge's answer.
-            if (!head_sent && x.bytes_sent == sent_before && !aborted_) co_return co_await answer(f, x, false);
+            // first chunk): nothing of the response reached the client, which gets the edge's
+            // answer, and keeps its connection as after any other 520.
+            if (!head_sent && x.bytes_sent == sent_before && !aborted_)
+                co_return co_await answer(f, x, x.keep_alive && request_done);
             // Else the head is gone: the only honest signal left is to cut the client connection
             // (no terminating chunk).
             x.cut = aborted_ ? "drain" : "origin_failed";

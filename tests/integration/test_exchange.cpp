@@ -505,9 +505,13 @@ TEST_CASE("hostile pass: a broken first chunk that came with the head is a 520, 
         origin o(origin::behaviour::raw);
         o.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + "\r\nhello\r\n0\r\n\r\n";
         edge e(simple_config({o.address()}));
-        auto r = get(e.port());
+        client c(e.port());
+        auto r = c.request("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n");
         CHECK(r.status == 520);
         CHECK(r.header("edge522-diagnosis").find("mid-body") != std::string::npos);
-        CHECK(get(e.port()).status == 520);  // alive, and the broken connection was not pooled
+        CHECK(r.header("connection") != "close");
+        // The client's connection serves on; the broken origin connection was not pooled.
+        CHECK(c.request("GET / HTTP/1.1\r\nHost: app.test\r\n\r\n").status == 520);
+        CHECK(o.connections() == 2);
     }
 }
