@@ -251,6 +251,7 @@ void check_answer(std::string_view bytes) {
             if (rest.empty()) return;
             continue;
         }
+        if (status < 100 || status > 599) fail_head(who, "a status outside 100-599 reached the client", bytes);
         check_common(h, who, bytes);
         if (h.count("Server") != 1 || h.get("Server") != "cloudflare") fail_head(who, "not one Server: cloudflare", bytes);
         if (h.count("CF-Ray") != 1) fail_head(who, "not one CF-Ray", bytes);

@@ -7,7 +7,8 @@
 // repair ("HTTP/1.1 200" without its SP), put_nothrow into Beast's response_parser<buffer_body>
 // (header_limit = max_response_header 128 KiB, skip() on HEAD), interim 1xx other than 101
 // dropped. A failure must map to a 52x the table has for a broken origin (empty_response when
-// nothing came, response_header_too_large on a limit); a 101 nobody asked for is a 520. A head goes
+// nothing came, response_header_too_large on a limit); a 101 nobody asked for is a 520, and so is a
+// status outside 100-599. A head goes
 // through write_client_response with the framing relay_response picks and is parsed again: the same
 // status, the origin's end-to-end fields in order with their values, no hop-by-hop field (but
 // Upgrade on a 101, Trailer when relaying trailers), no X-Accel-*, Server and CF-Ray once, one
@@ -137,7 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     reset(rp, head_request);
     boost::system::error_code ec;
     outcome r = read_head(*rp, in, ec);
-    while (r == outcome::head && rp->get().result_int() < 200 && rp->get().result() != http::status::switching_protocols) {
+    while (r == outcome::head && rp->get().result_int() >= 100 && rp->get().result_int() < 200 &&
+           rp->get().result() != http::status::switching_protocols) {
         reset(rp, head_request);
         r = read_head(*rp, in, ec);
     }
@@ -154,6 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(std::uint8_t const* data, std::size_t size
     FUZZ_CHECK(rp->is_header_done());
     auto const& res = rp->get();
     for (auto const& f : res) FUZZ_CHECK(f.name_string().size() + f.value().size() + 2 <= max_field_line);
+    if (res.result_int() < 100 || res.result_int() > 599) return 0;  // 520: RFC 9110 15, invalid
     bool const upgrade = res.result() == http::status::switching_protocols;
     if (upgrade && !upgrade_asked) return 0;  // 520: a 101 nobody asked for
     if (failure f; res.count(http::field::transfer_encoding) && !judge_transfer_encoding(res, f).empty())

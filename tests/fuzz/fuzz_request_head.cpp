@@ -1,5 +1,5 @@
 // bytes -> the client request head path of proxy/client_session.cpp, without the sockets: the head
-// reader's guard (no line over max_field_line before the parser sees it, http_io's read_head) and
+// reader's guard (no line over max_field_line before the parser sees it, http_io's read_buffered_head) and
 // put_nothrow into Beast's request_parser<buffer_body> (header_limit = max_request_header, body
 // limit none), then the production decisions (400 for Transfer-Encoding in HTTP/1.0,
 // judge_transfer_encoding: 400 / 501 unless a list of known codings ending in one chunked;
@@ -66,21 +66,17 @@ config::config const& fixed_config() {
     return cfg;
 }
 
-// read_head with the whole input already buffered, then EOF. Returns false when production
-// answers (431 for a long line or the limit, 400 malformed) or closes quietly; `used` = bytes taken.
+// The production head read (http_io's read_buffered_head: CRLFs before the request line skipped,
+// no line over max_field_line, the parser under the head limit) with the whole input already
+// buffered, then EOF. Returns false when production answers (431 for a long line or the limit,
+// 400 malformed) or closes quietly (needs more than there is); `used` = bytes taken.
 bool read_head(request_parser& p, std::string_view in, std::size_t limit, std::size_t& used) {
-    used = 0;
-    std::string_view head = in;
-    if (auto const end = head.find("\r\n\r\n"); end != std::string_view::npos) head = head.substr(0, end);
-    if (longest_line(head.substr(0, std::min(head.size(), limit + 2))) > max_field_line) return false;  // 431
-    for (;;) {
-        boost::system::error_code ec;
-        std::size_t const n = put_nothrow(p, boost::asio::buffer(in.data() + used, in.size() - used), ec);
-        used += n;
-        if (!ec && p.is_header_done()) return true;
-        if (ec && ec != http::error::need_more) return false;  // 431 or 400
-        if (n == 0) return false;                               // needs more: EOF, nothing answered
-    }
+    boost::beast::flat_buffer buf;
+    buf.commit(boost::asio::buffer_copy(buf.prepare(in.size()), boost::asio::buffer(in.data(), in.size())));
+    head_result r;
+    bool const final = read_buffered_head(buf, p, limit, r);
+    used = in.size() - buf.size();
+    return final && r.status == head_status::ok;
 }
 
 // The body, consumed into a scratch buffer (as the relay loop does) so that the next pipelined
