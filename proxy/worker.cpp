@@ -34,11 +34,18 @@ clock_type::duration shortest_phase_timeout(config::config const& c) {
     return shortest.count() > 0 ? shortest : clock_type::duration(std::chrono::seconds(10));
 }
 
+// Connections taken from the backlog at once after each accept's completion, as HAProxy's
+// tune.maxaccept: one per completion would take a burst of 1,000 connects a scheduler round each,
+// behind the completions of every busy connection (first requests waited seconds at 1,000).
+constexpr int accept_batch = 64;
+
 } // namespace
 
 net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
     auto& a = l.acceptor;
     net::steady_timer backoff(a.get_executor());
+    boost::system::error_code nec;
+    a.non_blocking(true, nec);  // the batch's accepts return would_block when the backlog is empty
     for (;;) {
         auto [ec, socket] = co_await a.async_accept(use_nothrow);
         if (!a.is_open() || ec == net::error::operation_aborted) co_return;
@@ -50,21 +57,31 @@ net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
-        if (w.draining()) continue;  // socket closes as it goes out of scope
-        auto const limit = w.current()->cfg->edge.max_connections;
-        if (limit != 0 && w.open_connections_.load(std::memory_order_relaxed) >= limit) {
-            // Past max_connections: close at once (the client sees a clean FIN, nothing is read),
-            // warning at most once a second per worker.
-            if (auto now = clock_type::now(); now - w.last_limit_warning_ > std::chrono::seconds(1)) {
-                w.last_limit_warning_ = now;
-                spdlog::warn("worker {}: max_connections ({}) reached; closing new connections", w.index(), limit);
-            }
-            boost::system::error_code ec;
-            socket.shutdown(tcp::socket::shutdown_both, ec);
-            continue;
+        w.admit(std::move(socket), l.tls);
+        for (int i = 1; i < accept_batch && !nec; ++i) {
+            boost::system::error_code aec;
+            auto more = a.accept(aec);
+            if (aec) break;  // would_block: the backlog is empty (a failure: the next async_accept says)
+            w.admit(std::move(more), l.tls);
         }
-        std::make_shared<client_session>(w, std::move(socket), l.tls)->start();
     }
+}
+
+void worker::admit(tcp::socket socket, bool tls) {
+    if (draining()) return;  // the socket closes as it goes out of scope
+    auto const limit = current()->cfg->edge.max_connections;
+    if (limit != 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
+        // Past max_connections: close at once (the client sees a clean FIN, nothing is read),
+        // warning at most once a second per worker.
+        if (auto now = clock_type::now(); now - last_limit_warning_ > std::chrono::seconds(1)) {
+            last_limit_warning_ = now;
+            spdlog::warn("worker {}: max_connections ({}) reached; closing new connections", index(), limit);
+        }
+        boost::system::error_code ec;
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        return;
+    }
+    std::make_shared<client_session>(*this, std::move(socket), tls)->start();
 }
 
 runtime::runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::server_contexts> stls,
