@@ -78,18 +78,18 @@ net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv
 client_session::client_session(worker& w, tcp::socket socket, bool tls)
     : worker_(w), client_(std::move(socket)),
       buffer_(static_cast<std::size_t>(w.current()->cfg->edge.max_request_header) + exchange::relay_chunk),
-      timer_(client_.get_executor()), accepted_at_(clock::now()), client_ip_(client_address(client_.socket())) {
+      timer_(w.context().get_executor()), accepted_at_(clock::now()), client_ip_(client_address(client_.socket())) {
     boost::system::error_code aec;
     client_addr_ = net::ip::make_address(client_ip_, aec);
     tls_ = tls;
-    worker_.add_session(this);
+    worker_.add_session(*this);
     worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
     boost::system::error_code ec;
     client_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 client_session::~client_session() {
-    worker_.remove_session(this);
+    worker_.remove_session(*this);
     worker_.open_connections_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -277,9 +277,10 @@ void client_session::park_if_waiting() {
 }
 
 void client_session::park(bool first) {
-    // A parked connection holds no read buffer.
+    // A parked connection holds no read buffer, and no room for the next forwarded head.
     buffer_.clear();
     buffer_.shrink_to_fit();
+    std::string().swap(wire_);
     parked_ = true;
     client_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), first](boost::system::error_code ec) {
         self->on_readable(ec, first);

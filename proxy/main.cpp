@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     // up glibc's never-used heap without a lock, so two workers ticking together corrupted it (a
     // crash ~10 s into an idle edge with threads = 2, or an abort as a worker thread exited).
     static long const decommit_delay = mi_option_get(mi_option_decommit_delay);
-    edge522::heap.trim = []() noexcept {};
+    edge522::heap.trim = nullptr;
     edge522::heap.eager_return = [](bool on) noexcept {
         mi_option_set(mi_option_decommit_delay, on ? 0 : decommit_delay);
     };

@@ -30,10 +30,21 @@ inline bool is_end(boost::system::error_code const& ec) noexcept {
     return ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
 }
 
+// Asio's TLS stream, and the buffer transport::gather() copies small pieces into: both on the
+// heap, so that a plain connection (the common case, idle ones the most) pays for neither.
+class tls_stream : public boost::asio::ssl::stream<boost::asio::ip::tcp::socket> {
+public:
+    using boost::asio::ssl::stream<boost::asio::ip::tcp::socket>::stream;
+
+private:
+    friend class transport;
+    std::string gathered_;
+};
+
 class transport {
 public:
     using socket_type = boost::asio::ip::tcp::socket;
-    using tls_stream = boost::asio::ssl::stream<socket_type>;
+    using tls_stream = edge522::tls_stream;
     using executor_type = socket_type::executor_type;
 
     explicit transport(socket_type s) : v_(std::in_place_index<0>, std::move(s)) {}
@@ -57,7 +68,7 @@ public:
     // One write at a time per transport (each exchange step and each tunnel direction has its own).
     template <class ConstBuffers, class Token>
     auto async_write_some(ConstBuffers const& b, Token&& token) {
-        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(gather(b), std::forward<Token>(token));
+        if (auto* t = std::get_if<1>(&v_)) return (*t)->async_write_some(gather(b, (*t)->gathered_), std::forward<Token>(token));
         return std::get_if<0>(&v_)->async_write_some(b, std::forward<Token>(token));
     }
 
@@ -110,11 +121,11 @@ public:
 private:
     // Asio's ssl::stream writes only the first buffer of a sequence per operation, so a head and its
     // body (or a chunk header, its data and the last chunk) would leave as one TLS record and one
-    // send each. Small pieces are copied into one buffer of at most one record's payload instead;
-    // a first piece of a record or more goes as it is. The bytes written are a prefix of `b`, as
-    // write_some promises.
+    // send each. Small pieces are copied into one buffer (`into`, the TLS stream's) of at most one
+    // record's payload instead; a first piece of a record or more goes as it is. The bytes written
+    // are a prefix of `b`, as write_some promises.
     template <class ConstBuffers>
-    boost::asio::const_buffer gather(ConstBuffers const& b) {
+    static boost::asio::const_buffer gather(ConstBuffers const& b, std::string& into) {
         constexpr std::size_t max_record = 16 * 1024;
         auto it = boost::asio::buffer_sequence_begin(b);
         auto const end = boost::asio::buffer_sequence_end(b);
@@ -124,19 +135,18 @@ private:
         auto next = std::next(it);
         while (next != end && boost::asio::const_buffer(*next).size() == 0) ++next;
         if (next == end || first.size() >= max_record) return first;
-        gathered_.clear();
-        for (; it != end && gathered_.size() < max_record; ++it) {
+        into.clear();
+        for (; it != end && into.size() < max_record; ++it) {
             boost::asio::const_buffer const piece(*it);
-            auto const take = std::min(piece.size(), max_record - gathered_.size());
-            gathered_.append(static_cast<char const*>(piece.data()), take);
+            auto const take = std::min(piece.size(), max_record - into.size());
+            into.append(static_cast<char const*>(piece.data()), take);
         }
-        return boost::asio::buffer(gathered_);
+        return boost::asio::buffer(into);
     }
 
     // The TLS stream lives on the heap: it is large (engine, buffers, timers), and a plain
     // connection, the common case, should not pay for it.
     std::variant<socket_type, std::unique_ptr<tls_stream>> v_;
-    std::string gathered_;  // TLS only: see gather()
 };
 
 } // namespace edge522

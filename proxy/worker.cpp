@@ -155,11 +155,11 @@ void worker::do_sweep() {
         // returned to the kernel at once, not kept by the allocator.
         bool const many = sessions_.size() >= 64;
         if (many) heap.eager_return(true);
-        for (auto* s : sessions_) s->park_if_waiting();
+        for (auto& s : sessions_) static_cast<client_session&>(s).park_if_waiting();
         // Free heap goes back to the kernel every 10 s too: body relays and error pages come and
         // go in sizes that fragment the heap, and RSS should track live memory (the soak's growth
         // figure). Tens of microseconds.
-        bool const trim = ++sweeps_ % 10 == 0;
+        bool const trim = heap.trim && ++sweeps_ % 10 == 0;
         if (many || trim)
             net::post(ioc_, [many, trim] {
                 if (many) heap.eager_return(false);
@@ -169,6 +169,13 @@ void worker::do_sweep() {
     });
 }
 
+std::vector<client_session*> worker::sessions() const {
+    std::vector<client_session*> all;
+    all.reserve(sessions_.size());
+    for (auto const& s : sessions_) all.push_back(static_cast<client_session*>(const_cast<session_hook*>(&s)));
+    return all;
+}
+
 void worker::drain() {
     net::post(ioc_, [this] {
         draining_ = true;
@@ -176,9 +183,7 @@ void worker::drain() {
         for (auto& l : acceptors_) l.acceptor.close(ec);
         sweep_timer_.cancel();
         pool_.clear();
-        // Copy: a session may end (and unregister) as a result of being told.
-        std::vector<client_session*> sessions(sessions_.begin(), sessions_.end());
-        for (auto* s : sessions) s->drain();
+        for (auto* s : sessions()) s->drain();
     });
 }
 
@@ -190,8 +195,7 @@ void worker::force_stop() {
     // drain_timeout has passed: cut what is still in flight, so that every cut exchange is logged
     // as such; whatever still holds the context a second later is stopped outright.
     net::post(ioc_, [this] {
-        std::vector<client_session*> sessions(sessions_.begin(), sessions_.end());
-        for (auto* s : sessions) s->abort();
+        for (auto* s : sessions()) s->abort();
         stop_timer_.expires_after(std::chrono::seconds(1));
         stop_timer_.async_wait([this](boost::system::error_code ec) {
             if (!ec) ioc_.stop();

@@ -20,6 +20,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -29,7 +30,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 namespace edge522 {
@@ -40,13 +40,16 @@ using clock_type = std::chrono::steady_clock;
 // The heap's levers a worker pulls on its own thread: glibc's unless main() installs those of the
 // binary's allocator (mimalloc).
 struct heap_levers {
-    void (*trim)() noexcept;                // hand free memory back to the kernel (malloc_trim)
+    void (*trim)() noexcept;                // hand free memory back to the kernel (malloc_trim); null: nothing to do
     // While on, what is freed goes back to the kernel at once. Process-wide (mimalloc's option):
     // with several workers one may turn it off while another's parked connections free theirs,
     // which then go back at the allocator's own pace.
     void (*eager_return)(bool on) noexcept;
 };
 extern heap_levers heap;
+
+// A session's place in its worker's list: two pointers in the session, no node allocated.
+using session_hook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::normal_link>>;
 
 // One config generation, immutable, shared read-only by every worker: the config and what is
 // derived from it once (routes, access tries, egress addresses).
@@ -149,8 +152,8 @@ public:
     void give_relay_buffer(std::unique_ptr<char[]> p) {
         if (free_relay_.size() < 64) free_relay_.push_back(std::move(p));
     }
-    void add_session(client_session* s) { sessions_.insert(s); }
-    void remove_session(client_session* s) { sessions_.erase(s); }
+    void add_session(session_hook& s) noexcept { sessions_.push_back(s); }
+    void remove_session(session_hook& s) noexcept { sessions_.erase(sessions_.iterator_to(s)); }
 
 
     // Thread-safe: runs `f(copy of this worker's metrics)` on the worker's thread.
@@ -180,7 +183,8 @@ private:
     worker_metrics metrics_;
     ray_id_generator rays_;
     bool draining_ = false;
-    std::unordered_set<client_session*> sessions_;
+    boost::intrusive::list<session_hook> sessions_;  // client_sessions, in accept order
+    std::vector<client_session*> sessions() const;  // a copy: a session told something may end
     std::vector<std::unique_ptr<char[]>> free_relay_;
     std::vector<std::size_t> egress_next_;
     unsigned sweeps_ = 0;
