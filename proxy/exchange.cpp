@@ -124,12 +124,6 @@ bool decide_fault(config::origin const& o, request_parser const& parser, exchang
     return true;
 }
 
-// Waits until `t` on `ex` (an emulated fault's time).
-net::awaitable<void> sleep_until(net::any_io_executor ex, exchange::clock::time_point t) {
-    net::steady_timer timer(ex, t);
-    co_await timer.async_wait(use_nothrow);
-}
-
 } // namespace
 
 void exchange::take_request(request_parser const& p) {
@@ -368,8 +362,7 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
         // Emulated: the request is never ACKed, so TCP_USER_TIMEOUT (request_ack) gives up on it;
         // with request_ack = 0 the edge's own write timer does.
         bool const user_timeout = o.timeouts.request_ack.count() > 0;
-        co_await sleep_until(client_.get_executor(),
-                             clock::now() + (user_timeout ? o.timeouts.request_ack : o.timeouts.write));
+        co_await sleep_until(clock::now() + (user_timeout ? o.timeouts.request_ack : o.timeouts.write));
         auto const f = user_timeout ? failure::request_not_acked : failure::write_timeout;
         x.fail(f, "request",
                x.fault->prefix() + describe_request_write(f, x.server, user_timeout ? make_error_code(net::error::timed_out)
@@ -490,10 +483,10 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
         };
         if (type == config::fault_type::response_delay) {
             if (x.fault->delay >= o.timeouts.read) {
-                co_await sleep_until(client_.get_executor(), waited_from + o.timeouts.read);
+                co_await sleep_until(waited_from + o.timeouts.read);
                 co_return emulate(failure::read_timeout, beast::error::timeout);
             }
-            co_await sleep_until(client_.get_executor(), waited_from + x.fault->delay);
+            co_await sleep_until(waited_from + x.fault->delay);
         }
         if (type == config::fault_type::reset) co_return emulate(failure::connection_reset, net::error::connection_reset);
         if (type == config::fault_type::empty) co_return emulate(failure::empty_response, net::error::eof);

@@ -149,13 +149,8 @@ boost::asio::awaitable<connect_result> connect_with_fault(config::host_port cons
                                                           connect_policy const& policy, fault_choice const& fault) {
     namespace net = boost::asio;
     using clock = std::chrono::steady_clock;
-    auto ex = co_await net::this_coro::executor;
     auto const t0 = clock::now();
     auto const deadline = t0 + timeouts.connect;
-    auto sleep_until = [ex](clock::time_point t) -> net::awaitable<void> {
-        net::steady_timer timer(ex, t);
-        co_await timer.async_wait(net::as_tuple(net::use_awaitable));
-    };
     connect_result r;
     r.address = server.text;
     auto const type = fault.spec.type;

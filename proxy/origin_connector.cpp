@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -93,6 +94,47 @@ std::string errno_name(boost::system::error_code const& ec) {
     return ec.message();
 }
 
+net::awaitable<void> sleep_until(clock_type::time_point t) {
+    net::steady_timer timer(co_await net::this_coro::executor, t);
+    co_await timer.async_wait(use_nothrow);
+}
+
+namespace {
+
+// The addresses a name resolves to, under `dns_timeout`; none (and r.why, r.ec, r.dns_time set)
+// when it does not. Its own coroutine: a pending connect does not hold the resolver's state.
+net::awaitable<std::vector<tcp::endpoint>> resolve(config::host_port const& server,
+                                                   std::chrono::milliseconds dns_timeout, connect_result& r) {
+    std::vector<tcp::endpoint> endpoints;
+    auto const t0 = clock_type::now();
+    auto st = std::make_shared<resolve_state>(co_await net::this_coro::executor);
+    st->timer.expires_after(dns_timeout);
+    st->resolver.async_resolve(server.host, std::to_string(server.port),
+        [st](boost::system::error_code ec, tcp::resolver::results_type res) {
+            if (st->done) return;
+            st->done = true;
+            st->ec = ec;
+            st->results = std::move(res);
+            st->timer.cancel();
+        });
+    co_await st->timer.async_wait(use_nothrow);
+    r.dns_time = since(t0);
+    if (!st->done) {
+        st->done = true;  // a late answer is dropped
+        st->resolver.cancel();
+        r.why = failure::dns_failed;
+        r.ec = net::error::timed_out;
+    } else if (st->ec || st->results.empty()) {
+        r.why = failure::dns_failed;
+        r.ec = st->ec ? st->ec : net::error::host_not_found;
+    } else {
+        for (auto const& e : st->results) endpoints.push_back(e.endpoint());
+    }
+    co_return endpoints;
+}
+
+} // namespace
+
 net::awaitable<connect_result> connect_origin(config::host_port const& server,
                                               config::origin_timeouts const& timeouts,
                                               std::chrono::milliseconds dns_timeout,
@@ -105,43 +147,14 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
     boost::system::error_code aec;
     auto addr = net::ip::make_address(server.host, aec);
     std::vector<tcp::endpoint> endpoints;
-    if (!aec) {
-        endpoints.emplace_back(addr, server.port);
-    } else {
-        auto t0 = clock_type::now();
-        auto st = std::make_shared<resolve_state>(ex);
-        st->timer.expires_after(dns_timeout);
-        st->resolver.async_resolve(server.host, std::to_string(server.port),
-            [st](boost::system::error_code ec, tcp::resolver::results_type res) {
-                if (st->done) return;
-                st->done = true;
-                st->ec = ec;
-                st->results = std::move(res);
-                st->timer.cancel();
-            });
-        co_await st->timer.async_wait(use_nothrow);
-        r.dns_time = since(t0);
-        if (!st->done) {
-            st->done = true;  // a late answer is dropped
-            st->resolver.cancel();
-            r.why = failure::dns_failed;
-            r.ec = net::error::timed_out;
-            co_return r;
-        }
-        if (st->ec || st->results.empty()) {
-            r.why = failure::dns_failed;
-            r.ec = st->ec ? st->ec : net::error::host_not_found;
-            co_return r;
-        }
-        for (auto const& e : st->results) endpoints.push_back(e.endpoint());
-    }
+    if (!aec) endpoints.emplace_back(addr, server.port);
+    else if ((endpoints = co_await resolve(server, dns_timeout, r)).empty()) co_return r;
 
     // One deadline covers every address a name resolves to, from the first SYN.
     auto const t0 = clock_type::now();
     auto const deadline = t0 + timeouts.connect;
     bool const firewall = policy.firewall_allow && !policy.firewall_allow->empty();
     auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0); };
-    std::optional<beast::tcp_stream> connected;
     boost::system::error_code ec = net::error::address_family_not_supported;
     for (auto const& ep : endpoints) {
         if (policy.source && policy.source->is_v6() != ep.address().is_v6()) continue;  // egress family must match
@@ -157,46 +170,51 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
                 ec = net::error::connection_refused;
                 break;
             }
-            net::steady_timer wait(ex, deadline);
-            co_await wait.async_wait(use_nothrow);
+            co_await sleep_until(deadline);
             ec = beast::error::timeout;
             break;
         }
-        beast::tcp_stream stream(ex);
-        auto& sock = stream.socket();
+        tcp::socket sock(ex);
         sock.open(ep.protocol(), ec);
         if (!ec && source && policy.source) sock.bind(tcp::endpoint(*source, 0), ec);
         if (ec) break;
-        stream.expires_at(deadline);
-        std::tie(ec) = co_await stream.async_connect(ep, use_nothrow);
+        // The deadline is a timer whose handler cancels the connect. The handler refers to this
+        // frame: once it is due to run with success, the frame waits for it (one post, behind it in
+        // the worker's queue) before going on; a cancelled one touches nothing.
+        bool expired = false;
+        net::steady_timer timer(ex, deadline);
+        timer.async_wait([&sock, &expired](boost::system::error_code tec) {
+            if (tec) return;
+            expired = true;
+            boost::system::error_code cec;
+            sock.cancel(cec);
+        });
+        std::tie(ec) = co_await sock.async_connect(ep, use_nothrow);
+        if (timer.cancel() == 0 && !expired) co_await net::post(ex, net::use_awaitable);
         if (!ec) {
-            connected.emplace(std::move(stream));
+            r.stream.emplace(std::move(sock));
             break;
         }
-        if (ec == beast::error::timeout) break;  // the deadline is spent: no next address
+        if (expired) {
+            ec = beast::error::timeout;
+            break;  // the deadline is spent: no next address
+        }
     }
     r.connect_time = elapsed();
-    if (!connected) {
+    if (!r.stream) {
         r.why = classify_connect_error(ec);
         r.ec = ec;
         co_return r;
     }
-    auto& stream = *connected;
-    stream.expires_never();
-    {
-        boost::system::error_code lec;
-        auto local = stream.socket().local_endpoint(lec);
-        if (!lec) r.source = local.address().to_string();
-    }
-
-    auto sock = stream.release_socket();
+    auto& sock = *r.stream;
     boost::system::error_code oec;
+    auto local = sock.local_endpoint(oec);
+    if (!oec) r.source = local.address().to_string();
     sock.set_option(tcp::no_delay(true), oec);
     if (timeouts.request_ack.count() > 0) {
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     }
-    r.stream.emplace(std::move(sock));
     co_return r;
 }
 

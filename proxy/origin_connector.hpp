@@ -1,6 +1,6 @@
 #pragma once
 // Resolve and connect to one origin server under Cloudflare's deadlines. Where the 522 deadline
-// starts: the stream timer is armed immediately before the first SYN (after resolution, which has
+// starts: the connect's timer is armed immediately before the first SYN (after resolution, which has
 // its own deadline), and one deadline covers every address a name resolves to.
 // Runs as a coroutine on the worker's executor that owns the exchange.
 
@@ -10,7 +10,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include <chrono>
 #include <optional>
@@ -45,6 +44,9 @@ boost::asio::awaitable<connect_result> connect_origin(config::host_port const& s
                                                       config::origin_timeouts const& timeouts,
                                                       std::chrono::milliseconds dns_timeout,
                                                       connect_policy const& policy = {});
+
+// Waits until `t` on the calling coroutine's executor (a connect deadline, an emulated fault's time).
+boost::asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point t);
 
 // "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
 std::string errno_name(boost::system::error_code const& ec);
