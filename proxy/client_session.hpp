@@ -125,15 +125,18 @@ private:
     // `fresh_only`, or under a fault that needs a new connection), else acquire() connects, with
     // failover to the next server (whose pool it tries first).
     std::optional<origin_link> take_pooled(config::origin const& o, std::size_t si, exchange& x, bool fresh_only);
-    boost::asio::awaitable<std::optional<origin_link>> acquire(config::origin const& o, exchange& x, bool fresh_only);
+    // Its outcomes go into out-parameters (here `link`), not return values: a returned value is one
+    // more copy in the caller's coroutine frame too, held as long as a connect pends.
+    boost::asio::awaitable<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
+                                         bool fresh_only);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault).
     struct secured {
         bool ok = false;
         failure why = failure::tls_handshake_failed;
         std::optional<transport> conn;
     };
-    boost::asio::awaitable<secured> secure(boost::asio::ip::tcp::socket& socket, tls::origin_context* ctx,
-                                           config::host_port const& server, std::string const& key, exchange& x);
+    boost::asio::awaitable<void> secure(secured& out, boost::asio::ip::tcp::socket& socket, tls::origin_context* ctx,
+                                        config::host_port const& server, std::string const& key, exchange& x);
     boost::asio::awaitable<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
                                               exchange& x);
     boost::asio::awaitable<step> send_body(origin_link& link, request_parser& parser, exchange& x);

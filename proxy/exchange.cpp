@@ -211,7 +211,7 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     for (int attempt = 0;; ++attempt) {
         // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
         auto link = take_pooled(o, 0, x, fresh_only);
-        if (!link) link = co_await acquire(o, x, fresh_only);
+        if (!link) co_await acquire(link, o, x, fresh_only);
         if (!link) co_return co_await answer(x.error, x, x.keep_alive);
         x.early_response = false;
 
@@ -267,8 +267,8 @@ std::optional<origin_link> client_session::take_pooled(config::origin const& o, 
     return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(origin_buffer_max(x))};
 }
 
-net::awaitable<std::optional<origin_link>> client_session::acquire(config::origin const& o, exchange& x,
-                                                                   bool fresh_only) {
+net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
+                                             bool fresh_only) {
     auto const& rt = *x.rt;
     auto const& egress = rt.egress[rt.index_of(o)];
     auto const buffer_max = origin_buffer_max(x);
@@ -278,7 +278,7 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
         if (si > 0)  // forward() tried the first server's pool
-            if (auto pooled = take_pooled(o, si, x, fresh_only)) co_return std::move(pooled);
+            if ((link = take_pooled(o, si, x, fresh_only))) co_return;
         // A new connection takes a round trip at least, or up to the connect timeout: the
         // client's read buffer, empty while no body is left to read, is not held meanwhile (4 KiB
         // of every request pending on a blackholed origin).
@@ -287,10 +287,9 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
         ++m.connects_pending;
         connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
                               o.firewall};
-        // (Not a ?: of two co_awaits: GCC 12 miscompiles that into a double free.)
         connect_result cr;
-        if (emulated) cr = co_await connect_with_fault(server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
-        else cr = co_await connect_origin(server, o.timeouts, x.cfg().timeouts.dns, policy);
+        if (emulated) co_await connect_with_fault(cr, server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
+        else co_await connect_origin(cr, server, o.timeouts, x.cfg().timeouts.dns, policy);
         --m.connects_pending;
         if (cr.why != failure::dns_failed || cr.stream)
             m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
@@ -302,11 +301,16 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
                    emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
         } else if (auto* tctx = rt.tls_for(o); tctx || (fresh_fault && !emulated)) {
             // TLS after the TCP handshake, under its own deadline (522 covers only TCP): 525 or 526.
-            auto hs = co_await secure(*cr.stream, tctx, server, key, x);
-            if (hs.ok) co_return origin_link{std::move(*hs.conn), &key, false, beast::flat_buffer(buffer_max)};
+            secured hs;
+            co_await secure(hs, *cr.stream, tctx, server, key, x);
+            if (hs.ok) {
+                link.emplace(origin_link{std::move(*hs.conn), &key, false, beast::flat_buffer(buffer_max)});
+                co_return;
+            }
             why = hs.why;
         } else {
-            co_return origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)};
+            link.emplace(origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)});
+            co_return;
         }
         // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
         if (o.failover && info(why).failover && attempt == 0 && si + 1 < o.servers.size()) {
@@ -314,16 +318,15 @@ net::awaitable<std::optional<origin_link>> client_session::acquire(config::origi
             ++attempt;
             continue;
         }
-        co_return std::nullopt;
+        co_return;
     }
 }
 
-net::awaitable<client_session::secured> client_session::secure(tcp::socket& socket, tls::origin_context* ctx,
-                                                               config::host_port const& server,
-                                                               std::string const& key, exchange& x) {
+net::awaitable<void> client_session::secure(secured& out, tcp::socket& socket, tls::origin_context* ctx,
+                                            config::host_port const& server, std::string const& key, exchange& x) {
     auto const limit = x.cfg().timeouts.tls_handshake;
     std::string_view const name = ctx && !ctx->sni().empty() ? std::string_view(ctx->sni()) : std::string_view(server.host);
-    secured out;
+    out = secured{};
     if (x.fault && config::needs_new_connection(x.fault->spec.type) && !config::connect_phase(x.fault->spec.type)) {
         // tls_fail / bad_cert: the TCP handshake was real, the TLS failure is emulated.
         auto const r = tls::emulated(x.fault->spec.type);
@@ -331,7 +334,7 @@ net::awaitable<client_session::secured> client_session::secure(tcp::socket& sock
         socket.close(ec);
         out.why = r.why;
         x.fail(r.why, "tls", x.fault->prefix() + describe_tls(r, x.server, name, limit));
-        co_return out;
+        co_return;
     }
     auto stream = tls::make_origin_stream(std::move(socket), *ctx, server.host, worker_.pool().session(key));
     transport conn(std::move(stream));
@@ -342,11 +345,10 @@ net::awaitable<client_session::secured> client_session::secure(tcp::socket& sock
         conn.close();
         out.why = r.why;
         x.fail(r.why, "tls", describe_tls(r, x.server, name, limit));
-        co_return out;
+        co_return;
     }
     out.ok = true;
     out.conn.emplace(std::move(conn));
-    co_return out;
 }
 
 net::awaitable<client_session::step> client_session::send_request(origin_link& link, std::string_view head,

@@ -143,15 +143,15 @@ std::optional<fault_choice> decide(std::vector<active_fault> const& faults, std:
     return std::nullopt;
 }
 
-boost::asio::awaitable<connect_result> connect_with_fault(config::host_port const& server,
-                                                          config::origin_timeouts const& timeouts,
-                                                          std::chrono::milliseconds dns_timeout,
-                                                          connect_policy const& policy, fault_choice const& fault) {
+boost::asio::awaitable<void> connect_with_fault(connect_result& r, config::host_port const& server,
+                                                config::origin_timeouts const& timeouts,
+                                                std::chrono::milliseconds dns_timeout, connect_policy const& policy,
+                                                fault_choice const& fault) {
     namespace net = boost::asio;
     using clock = std::chrono::steady_clock;
     auto const t0 = clock::now();
     auto const deadline = t0 + timeouts.connect;
-    connect_result r;
+    r = connect_result{};
     r.address = server.text;
     auto const type = fault.spec.type;
     if (type == config::fault_type::syn_loss || type == config::fault_type::connect_delay) {
@@ -163,9 +163,9 @@ boost::asio::awaitable<connect_result> connect_with_fault(config::host_port cons
             auto rest = timeouts;
             rest.connect = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
             if (rest.connect.count() > 0) {
-                r = co_await connect_origin(server, rest, dns_timeout, policy);
+                co_await connect_origin(r, server, rest, dns_timeout, policy);
                 r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
-                co_return r;
+                co_return;
             }
         }
         co_await sleep_until(deadline);
@@ -186,7 +186,6 @@ boost::asio::awaitable<connect_result> connect_with_fault(config::host_port cons
         r.ec = net::error::host_not_found;
     }
     r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
-    co_return r;
 }
 
 std::optional<config::fault> fault_from_header(std::string_view value, std::string& error) {

@@ -80,10 +80,11 @@ std::optional<fault_choice> decide_one(config::fault const& spec, std::uint64_t 
 // blackhole waits out the connect deadline (like the emulated firewall's "drop") -> connect_timeout;
 // refuse, unreachable, dns_fail fail at once; syn_loss and connect_delay connect for real, late
 // (after the lost SYNs' retransmission gaps, or delay +- jitter), or time out at the deadline.
-boost::asio::awaitable<connect_result> connect_with_fault(config::host_port const& server,
-                                                          config::origin_timeouts const& timeouts,
-                                                          std::chrono::milliseconds dns_timeout,
-                                                          connect_policy const& policy, fault_choice const& fault);
+// The outcome goes into `r`, as connect_origin()'s.
+boost::asio::awaitable<void> connect_with_fault(connect_result& r, config::host_port const& server,
+                                                config::origin_timeouts const& timeouts,
+                                                std::chrono::milliseconds dns_timeout, connect_policy const& policy,
+                                                fault_choice const& fault);
 
 // The three spellings of a fault. Each returns nullopt and an error that names the field.
 // Header value: "response_delay;delay=2s;jitter=100ms" (keys: probability delay jitter path_prefix).

@@ -135,12 +135,11 @@ net::awaitable<std::vector<tcp::endpoint>> resolve(config::host_port const& serv
 
 } // namespace
 
-net::awaitable<connect_result> connect_origin(config::host_port const& server,
-                                              config::origin_timeouts const& timeouts,
-                                              std::chrono::milliseconds dns_timeout,
-                                              connect_policy const& policy) {
+net::awaitable<void> connect_origin(connect_result& r, config::host_port const& server,
+                                    config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
+                                    connect_policy const& policy) {
     auto ex = co_await net::this_coro::executor;
-    connect_result r;
+    r = connect_result{};
     r.address = server.text;
 
     // An IP literal needs no resolution (the common case: no thread hop, no allocation).
@@ -148,7 +147,7 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
     auto addr = net::ip::make_address(server.host, aec);
     std::vector<tcp::endpoint> endpoints;
     if (!aec) endpoints.emplace_back(addr, server.port);
-    else if ((endpoints = co_await resolve(server, dns_timeout, r)).empty()) co_return r;
+    else if ((endpoints = co_await resolve(server, dns_timeout, r)).empty()) co_return;
 
     // One deadline covers every address a name resolves to, from the first SYN.
     auto const t0 = clock_type::now();
@@ -204,7 +203,7 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
     if (!r.stream) {
         r.why = classify_connect_error(ec);
         r.ec = ec;
-        co_return r;
+        co_return;
     }
     auto& sock = *r.stream;
     boost::system::error_code oec;
@@ -215,7 +214,7 @@ net::awaitable<connect_result> connect_origin(config::host_port const& server,
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     }
-    co_return r;
+    co_return;
 }
 
 } // namespace edge522

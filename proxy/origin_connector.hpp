@@ -39,11 +39,12 @@ struct connect_result {
 
 // `timeouts.connect` bounds the handshake, `dns_timeout` the resolution. On success the socket has
 // TCP_NODELAY and, when timeouts.request_ack > 0, TCP_USER_TIMEOUT = request_ack (so a request the
-// origin never ACKs fails with ETIMEDOUT -> 522).
-boost::asio::awaitable<connect_result> connect_origin(config::host_port const& server,
-                                                      config::origin_timeouts const& timeouts,
-                                                      std::chrono::milliseconds dns_timeout,
-                                                      connect_policy const& policy = {});
+// origin never ACKs fails with ETIMEDOUT -> 522). The outcome goes into `r` (reset first), not
+// out as a return value: that would be one more connect_result in the caller's coroutine frame for
+// as long as the connect pends.
+boost::asio::awaitable<void> connect_origin(connect_result& r, config::host_port const& server,
+                                            config::origin_timeouts const& timeouts,
+                                            std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
 
 // Waits until `t` on the calling coroutine's executor (a connect deadline, an emulated fault's time).
 boost::asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point t);

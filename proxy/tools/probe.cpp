@@ -96,7 +96,8 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
         policy.source = net::ip::make_address(o.from, aec);  // checked by run_probe
         if (aec) policy.source.reset();
     }
-    auto cr = co_await connect_origin(server, t, o.connect_timeout, policy);
+    connect_result cr;
+    co_await connect_origin(cr, server, t, o.connect_timeout, policy);
     v.address = cr.address;
     v.source = cr.source;
     v.dns_ms = static_cast<long>(cr.dns_time.count());
