@@ -323,7 +323,11 @@ net::awaitable<bool> client_session::serve(bool first) {
     parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole
     x.parser = &parser;
     bool more = false;
-    if (auto t = co_await read_request(x, parser)) more = co_await handle(x, parser, *t);
+    if (auto t = co_await read_request(x, parser)) {
+        failure own = failure::not_found;
+        if (auto const* o = route(x, *t, own)) more = co_await forward(*o, parser, x, *t);
+        else more = co_await answer(own, x, x.keep_alive);
+    }
     finish(x);
     co_return more;
 }
@@ -456,7 +460,7 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
     co_return t;
 }
 
-net::awaitable<bool> client_session::handle(exchange& x, request_parser& parser, request_target const& t) {
+config::origin const* client_session::route(exchange& x, request_target const& t, failure& answer) {
     auto const& rt = *x.rt;
     auto const* o = rt.routes.route(x.host);
     if (o) x.origin = o->name;
@@ -465,7 +469,8 @@ net::awaitable<bool> client_session::handle(exchange& x, request_parser& parser,
     if (auto d = rules.check(client_addr_); !d.allowed) {
         // Cloudflare's IP Access Rules: decided before any origin is contacted.
         x.fail(failure::access_denied, "access", describe_access_denied(client_ip_, d.rule->text, o && o->access ? o->name : ""));
-        co_return co_await answer(failure::access_denied, x, x.keep_alive);
+        answer = failure::access_denied;
+        return nullptr;
     }
     if (t.origin_target().starts_with(test_prefix)) {
         // Cloudflare's own test URL: the page of that code, no origin touched. Counted apart, so
@@ -477,13 +482,14 @@ net::awaitable<bool> client_session::handle(exchange& x, request_parser& parser,
         auto [p, perr] = std::from_chars(code_text.data(), code_text.data() + code_text.size(), code);
         std::optional<failure> f;
         if (perr == std::errc{} && p == code_text.data() + code_text.size()) f = failure_for_code(code);
-        co_return co_await answer(f.value_or(failure::not_found), x, x.keep_alive);
+        answer = f.value_or(failure::not_found);
+        return nullptr;
     }
     if (!o) {
         x.fail(failure::no_origin_for_host, "route", describe_no_route(x.host));
-        co_return co_await answer(failure::no_origin_for_host, x, x.keep_alive);
+        answer = failure::no_origin_for_host;
     }
-    co_return co_await forward(*o, parser, x, t);
+    return o;
 }
 
 net::awaitable<bool> client_session::answer(failure f, exchange& x, bool keep_alive) {

@@ -116,7 +116,10 @@ private:
 
     // The request: read and judged. false: answered (or the client went away); stop.
     boost::asio::awaitable<std::optional<request_target>> read_request(exchange& x, request_parser& parser);
-    boost::asio::awaitable<bool> handle(exchange& x, request_parser& parser, request_target const& t);
+    // Where the request goes, decided without I/O: its origin, or null and the edge's own answer
+    // (`answer`: access denied, a /cdn-cgi/error/CODE preview, no origin for the host). Not a
+    // coroutine: a request pending on its origin holds no frame for it.
+    config::origin const* route(exchange& x, request_target const& t, failure& answer);
 
     // The exchange with an origin, step by step.
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
