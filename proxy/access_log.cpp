@@ -1,6 +1,5 @@
 #include "proxy/access_log.hpp"
 
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
@@ -571,9 +570,7 @@ std::string init_access_log(config::access_log_destination const& destination, a
     shutdown_access_log();
     if (c.stuck) return "access log: the previous writer is still blocked writing; cannot restart the log";
     using kind = config::access_log_destination::kind;
-    // cli.cpp silences the access log this way when log_level is above info.
-    auto legacy = spdlog::get("access");
-    if (destination.where == kind::off || (legacy && legacy->level() == spdlog::level::off)) return {};
+    if (destination.where == kind::off) return {};
 
     if (destination.where == kind::file) {
         // O_NONBLOCK for the open only: a FIFO without a reader fails (ENXIO) instead of hanging.
@@ -605,11 +602,6 @@ std::string init_access_log(config::access_log_destination const& destination, a
     c.format.store(format, std::memory_order_relaxed);
     c.enabled.store(true, std::memory_order_release);
     return {};
-}
-
-void init_access_log(bool /*json: server::run() passes edge.log_format*/) {
-    if (!spdlog::get("access"))
-        spdlog::register_logger(std::make_shared<spdlog::logger>("access", std::make_shared<spdlog::sinks::null_sink_mt>()));
 }
 
 void reopen_access_log() noexcept {

@@ -53,12 +53,6 @@ enum class access_log_format { text, json };
 // Calling it again first shuts the previous log down. Call before the worker threads start.
 std::string init_access_log(config::access_log_destination const& destination, access_log_format format);
 
-// Compatibility with callers written for the spdlog-based log (cli.cpp, tools/demo.cpp): registers
-// a do-nothing spdlog logger named "access" whose level cli.cpp sets to off when log_level is above
-// info; init_access_log() above honours that. Starts nothing: server::run() opens the configured
-// destination. Remove together with those two calls.
-void init_access_log(bool json);
-
 // SIGUSR1: the writer reopens the file path (log rotation); a failure is logged and the old file
 // kept. No-op for stdout and off. Safe from any thread; returns at once.
 void reopen_access_log() noexcept;

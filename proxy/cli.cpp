@@ -2,7 +2,6 @@
 #include "proxy/tls.hpp"
 
 #include "config/config.hpp"
-#include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
 #include "proxy/tools/demo.hpp"
 #include "proxy/tools/fault_cli.hpp"
@@ -54,11 +53,9 @@ int do_serve(std::string const& path, std::string const& log_level) {
     spdlog::set_default_logger(logger);
     spdlog::set_level(level);
     spdlog::flush_on(spdlog::level::info);
-    init_access_log(r.cfg->edge.log_format == "json");
-    if (level > spdlog::level::info) spdlog::get("access")->set_level(spdlog::level::off);
     server s(r.cfg, path, !log_level.empty());
     int rc = s.run();
-    spdlog::shutdown();  // flushes the buffered access log
+    spdlog::shutdown();  // flushes the edge's own log (server::run() has written out the access log)
     return rc;
 }
 

@@ -258,7 +258,7 @@ std::size_t origin_buffer_max(exchange const& x) noexcept {
 std::optional<origin_link> client_session::take_pooled(config::origin const& o, std::size_t si, exchange& x,
                                                        bool fresh_only) {
     // A fault of the connect or the TLS handshake is emulated on a new connection, never a pooled one.
-    if (fresh_only || (x.fault && config::needs_new_connection(x.fault->spec.type))) return std::nullopt;
+    if (fresh_only || x.fault_needs_new_connection()) return std::nullopt;
     auto const& key = x.rt->pool_key(o, si, x.egress);
     auto pooled = worker_.pool().take(key);
     if (!pooled) return std::nullopt;
@@ -272,8 +272,8 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
     auto const& rt = *x.rt;
     auto const& egress = rt.egress[rt.index_of(o)];
     auto const buffer_max = origin_buffer_max(x);
-    bool const fresh_fault = x.fault && config::needs_new_connection(x.fault->spec.type);
-    bool const emulated = x.fault && config::connect_phase(x.fault->spec.type);
+    bool const fresh_fault = x.fault_needs_new_connection();
+    bool const emulated = x.fault_at_connect();
     for (std::size_t si = 0, attempt = 0;;) {
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
@@ -327,7 +327,7 @@ net::awaitable<void> client_session::secure(secured& out, tcp::socket& socket, t
     auto const limit = x.cfg().timeouts.tls_handshake;
     std::string_view const name = ctx && !ctx->sni().empty() ? std::string_view(ctx->sni()) : std::string_view(server.host);
     out = secured{};
-    if (x.fault && config::needs_new_connection(x.fault->spec.type) && !config::connect_phase(x.fault->spec.type)) {
+    if (x.fault_needs_new_connection() && !x.fault_at_connect()) {
         // tls_fail / bad_cert: the TCP handshake was real, the TLS failure is emulated.
         auto const r = tls::emulated(x.fault->spec.type);
         boost::system::error_code ec;

@@ -86,6 +86,10 @@ struct exchange {
     bool continue_sent = false;
     bool early_response = false;      // the origin answered before it took the whole request body
     std::optional<fault_choice> fault;  // the emulated fault of this request, decided once in forward()
+    // Its fault is emulated on a new origin connection (never a pooled one): at the connect, or at
+    // the TLS handshake after a real connect.
+    bool fault_needs_new_connection() const noexcept { return fault && config::needs_new_connection(fault->spec.type); }
+    bool fault_at_connect() const noexcept { return fault && config::connect_phase(fault->spec.type); }
 
     // The outcome
     failure error = failure::invalid_response;

@@ -272,10 +272,11 @@ int server::run() {
         return 2;
     }
     // Opened before the workers start; written out after they are joined (on every return), so a
-    // drain loses no line.
-    if (auto err = init_access_log(cfg_->edge.access_log, cfg_->edge.log_format == "json"
-                                                              ? access_log_format::json
-                                                              : access_log_format::text);
+    // drain loses no line. A log_level above info turns it off too (config/README.md).
+    auto destination = cfg_->edge.access_log;
+    if (spdlog::get_level() > spdlog::level::info) destination = {config::access_log_destination::kind::off, ""};
+    if (auto err = init_access_log(destination, cfg_->edge.log_format == "json" ? access_log_format::json
+                                                                                 : access_log_format::text);
         !err.empty()) {
         std::cerr << "edge522: " << err << "\n";
         return 2;

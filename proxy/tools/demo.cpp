@@ -1,7 +1,6 @@
 #include "proxy/tools/demo.hpp"
 
 #include "config/config.hpp"
-#include "proxy/access_log.hpp"
 #include "proxy/server.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -148,7 +147,6 @@ int run_demo(std::string const& listen) {
                   << "http://" << host << ".localhost:" << hp->port << "/\n";
     }
     std::cout << "Ctrl-C to stop." << std::endl;
-    init_access_log(false);
     server s(r.cfg, "");
     int rc = s.run();
     origins.stop();
