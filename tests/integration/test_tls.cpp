@@ -323,12 +323,25 @@ TEST_CASE("tls: a silent origin fails the handshake at tls_handshake, never earl
 }
 
 TEST_CASE("tls: 525 fails over to the next server", "[tls]") {
-    origin plain(origin::behaviour::healthy);
     tls_origin good(certs().good_cert, certs().good_key);
-    edge e(simple_config({plain.address(), good.address()}, "", tls_origin_toml("full")));
+    // A plain HTTP origin that waits for a head the ClientHello never completes: the handshake times
+    // out at tls_handshake (kept short: the client's read gives up after 10 s).
+    origin waits(origin::behaviour::healthy);
+    edge e(simple_config({waits.address(), good.address()}, "tls_handshake = \"1s\"", tls_origin_toml("full")));
     auto r = get(e.port());
     CHECK(r.status == 200);
+    CHECK(r.seconds >= 1.0);
+    CHECK(r.seconds < 6.0);
     CHECK(good.requests() == 1);
+    CHECK(waits.requests() == 0);
+    // A plain HTTP server that answers the ClientHello with its 400 at once: failed over without waiting.
+    origin behind(origin::behaviour::healthy);
+    edge plain(simple_config({behind.address()}));
+    edge fast(simple_config({"127.0.0.1:" + std::to_string(plain.port()), good.address()}, "", tls_origin_toml("full")));
+    auto f = get(fast.port());
+    CHECK(f.status == 200);
+    CHECK(f.seconds < 5.0);
+    CHECK(good.requests() == 2);
 }
 
 TEST_CASE("tls: pooled TLS connections are reused and new ones resume the session", "[tls]") {
