@@ -169,10 +169,10 @@ void worker::do_sweep() {
     });
 }
 
-std::vector<client_session*> worker::sessions() const {
+std::vector<client_session*> worker::sessions() {
     std::vector<client_session*> all;
     all.reserve(sessions_.size());
-    for (auto const& s : sessions_) all.push_back(static_cast<client_session*>(const_cast<session_hook*>(&s)));
+    for (auto& s : sessions_) all.push_back(static_cast<client_session*>(&s));
     return all;
 }
 

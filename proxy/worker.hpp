@@ -184,7 +184,7 @@ private:
     ray_id_generator rays_;
     bool draining_ = false;
     boost::intrusive::list<session_hook> sessions_;  // client_sessions, in accept order
-    std::vector<client_session*> sessions() const;  // a copy: a session told something may end
+    std::vector<client_session*> sessions();  // a copy: a session told something may end
     std::vector<std::unique_ptr<char[]>> free_relay_;
     std::vector<std::size_t> egress_next_;
     unsigned sweeps_ = 0;
