@@ -30,7 +30,7 @@ constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
-std::string client_address(tcp::socket const& s) {
+std::string client_address(tcp_socket const& s) {
     boost::system::error_code ec;
     auto ep = s.remote_endpoint(ec);
     if (ec) return "-";
@@ -60,7 +60,7 @@ constexpr auto busy_gap = std::chrono::milliseconds(100);
 // promise (Asio's reactor can wake a wait with nothing to read): on EAGAIN it waits again.
 // n == 0 with no error: the peer closed (EOF).
 template <class BufferSource>
-net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp::socket& s, BufferSource into,
+net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp_socket& s, BufferSource into,
                                                                                   int flags = 0) {
     for (;;) {
         auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_nothrow);
@@ -75,7 +75,7 @@ net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv
 
 } // namespace
 
-client_session::client_session(worker& w, tcp::socket socket, bool tls)
+client_session::client_session(worker& w, tcp_socket socket, bool tls)
     : worker_(w), client_(std::move(socket)),
       buffer_(static_cast<std::size_t>(w.current()->cfg->edge.max_request_header) + exchange::relay_chunk),
       timer_(w.context().get_executor()), accepted_at_(clock::now()), client_ip_(client_address(client_.socket())) {
@@ -323,9 +323,10 @@ net::awaitable<bool> client_session::serve(bool first) {
     parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole
     x.parser = &parser;
     bool more = false;
-    if (auto t = co_await read_request(x, parser)) {
+    request_target t;  // an out-parameter: a returned one would be held twice in this frame
+    if (co_await read_request(x, parser, t)) {
         failure own = failure::not_found;
-        if (auto const* o = route(x, *t, own)) more = co_await forward(*o, parser, x, *t);
+        if (auto const* o = route(x, t, own)) more = co_await forward(*o, parser, x, t);
         else more = co_await answer(own, x, x.keep_alive);
     }
     finish(x);
@@ -398,7 +399,7 @@ void client_session::close_now() noexcept {
     client_.close();
 }
 
-net::awaitable<std::optional<request_target>> client_session::read_request(exchange& x, request_parser& parser) {
+net::awaitable<bool> client_session::read_request(exchange& x, request_parser& parser, request_target& t) {
     auto const& cfg = x.cfg();
     auto const limit = static_cast<std::size_t>(cfg.edge.max_request_header);
     head_result r;
@@ -427,7 +428,7 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
             x.fail(failure::bad_request, "client_header", "malformed request: " + r.ec.message());
             co_await answer(failure::bad_request, x, false);
         }
-        co_return std::nullopt;
+        co_return false;
     }
 
     auto const& req = parser.get();
@@ -436,7 +437,7 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
         // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a smuggling vector).
         x.fail(failure::bad_request, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
         co_await answer(failure::bad_request, x, false);
-        co_return std::nullopt;
+        co_return false;
     }
     if (failure f; x.transfer_encoded) {
         // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last, once).
@@ -447,17 +448,17 @@ net::awaitable<std::optional<request_target>> client_session::read_request(excha
             }
             x.fail(f, "client_header", std::move(why));
             co_await answer(f, x, false);
-            co_return std::nullopt;
+            co_return false;
         }
     }
-    auto t = resolve_target(req, static_cast<std::size_t>(cfg.edge.max_url));
+    t = resolve_target(req, static_cast<std::size_t>(cfg.edge.max_url));
     x.host = t.host;
     if (!t.ok()) {
         x.fail(t.error, "client_header", t.why);
         co_await answer(t.error, x, false);
-        co_return std::nullopt;
+        co_return false;
     }
-    co_return t;
+    co_return true;
 }
 
 config::origin const* client_session::route(exchange& x, request_target const& t, failure& answer) {

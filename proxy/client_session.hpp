@@ -56,7 +56,7 @@ public:
     using clock = std::chrono::steady_clock;
 
     // `tls`: accepted on an HTTPS listener; the handshake runs first, under client_header.
-    client_session(worker& w, boost::asio::ip::tcp::socket socket, bool tls = false);
+    client_session(worker& w, tcp_socket socket, bool tls = false);
     ~client_session();
 
     void start();
@@ -114,8 +114,9 @@ private:
     boost::asio::awaitable<void> close_client();
     void close_now() noexcept;  // FIN and close, the watchdog stopped
 
-    // The request: read and judged. false: answered (or the client went away); stop.
-    boost::asio::awaitable<std::optional<request_target>> read_request(exchange& x, request_parser& parser);
+    // The request: read and judged; its target into `t`. false: answered (or the client went
+    // away); stop.
+    boost::asio::awaitable<bool> read_request(exchange& x, request_parser& parser, request_target& t);
     // Where the request goes, decided without I/O: its origin, or null and the edge's own answer
     // (`answer`: access denied, a /cdn-cgi/error/CODE preview, no origin for the host). Not a
     // coroutine: a request pending on its origin holds no frame for it.
@@ -132,14 +133,17 @@ private:
     // more copy in the caller's coroutine frame too, held as long as a connect pends.
     boost::asio::awaitable<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
                                          bool fresh_only);
-    // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault).
-    struct secured {
-        bool ok = false;
-        failure why = failure::tls_handshake_failed;
-        std::optional<transport> conn;
-    };
-    boost::asio::awaitable<void> secure(secured& out, boost::asio::ip::tcp::socket& socket, tls::origin_context* ctx,
-                                        config::host_port const& server, std::string const& key, exchange& x);
+    // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
+    // `link` is set, or stays empty and x.error says why (525 or 526).
+    boost::asio::awaitable<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
+                                        tls::origin_context* ctx, config::host_port const& server,
+                                        std::string const& key, exchange& x);
+    // One round of the exchange on `link`: the request sent, the response read and relayed, or the
+    // edge's answer. Its own coroutine, so that its state (the response parser) is not held in
+    // forward()'s frame while a connect pends. retry: a reused connection was stale (`may_retry`).
+    enum class round { retry, keep_alive, close };
+    boost::asio::awaitable<round> exchange_on(origin_link& link, std::string_view head, request_parser& parser,
+                                              exchange& x, bool may_retry);
     boost::asio::awaitable<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
                                               exchange& x);
     boost::asio::awaitable<step> send_body(origin_link& link, request_parser& parser, exchange& x);

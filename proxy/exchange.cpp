@@ -112,14 +112,14 @@ bool decide_fault(config::origin const& o, request_parser const& parser, exchang
                 return false;
             }
             if (path.starts_with(spec->path_prefix))
-                x.fault = decide_one(*spec, 0, fault_draw{faults.seed(cfg), faults.next_sequence()});
+                x.take_fault(decide_one(*spec, 0, fault_draw{faults.seed(cfg), faults.next_sequence()}));
             return true;
         }
     }
     if (!faults.any()) return true;  // no fault anywhere: no lock, no counter
     auto const table = faults.snapshot();
     if (auto const* list = table->of(o.name))
-        x.fault = decide(*list, path, fault_draw{faults.seed(cfg), faults.next_sequence()}, exchange::clock::now());
+        x.take_fault(decide(*list, path, fault_draw{faults.seed(cfg), faults.next_sequence()}, exchange::clock::now()));
     return true;
 }
 
@@ -186,7 +186,8 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
     if (!decide_fault(o, parser, x, t.origin_target())) co_return co_await answer(failure::bad_request, x, false);
 
-    // The head the origin gets, built once (a retry sends it again).
+    // The head the origin gets: built now, so that a field the edge's additions overflow is a 431
+    // before any connect; kept for the attempts that follow.
     wire_.clear();
     body_framing const framing = parser.is_done() && !parser.chunked() && !parser.content_length()
                                      ? body_framing::none
@@ -204,45 +205,52 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     }
     // The head stays in wire_ (its capacity reused request after request) until the response head
     // replaces it: nothing writes wire_ before that but a final answer, and no retry follows one.
-    std::string_view const request_head = wire_;
-
     bool fresh_only = false;
     for (int attempt = 0;; ++attempt) {
         // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
         auto link = take_pooled(o, 0, x, fresh_only);
-        if (!link) co_await acquire(link, o, x, fresh_only);
-        if (!link) co_return co_await answer(x.error, x, x.keep_alive);
-        x.early_response = false;
-
-        origin_ = &link->conn;
-        auto sent = co_await send_request(*link, request_head, parser, x);
-        if (sent == step::stale && attempt == 0) {
-            fresh_only = true;  // the origin closed its idle connection: once more, on a new one
-            continue;
+        if (!link) {
+            // A new connection takes a round trip at least, or up to the connect timeout: the head
+            // is not held meanwhile (half a KiB of every request pending on a blackholed origin).
+            // Written again once connected: the same fields, which fitted.
+            std::string().swap(wire_);
+            co_await acquire(link, o, x, fresh_only);
+            if (!link) co_return co_await answer(x.error, x, x.keep_alive);
+            write_origin_request(wire_, req, framing, ctx);
         }
-        if (sent == step::client_gone) {
-            origin_ = nullptr;
-            co_return false;
-        }
-        if (sent == step::failed) {
-            origin_ = nullptr;
-            co_return co_await answer(x.error, x, false);
-        }
-
-        std::optional<response_parser> rp;
-        auto got = co_await read_response_head(*link, rp, x);
-        if (got == step::stale && attempt == 0) {
-            fresh_only = true;
-            continue;
-        }
-        if (got != step::ok) {
-            origin_ = nullptr;
-            co_return co_await answer(x.error, x, x.keep_alive);
-        }
-        bool const more = co_await relay_response(*link, *rp, x);
-        origin_ = nullptr;
-        co_return more;
+        auto const r = co_await exchange_on(*link, wire_, parser, x, attempt == 0);
+        if (r != round::retry) co_return r == round::keep_alive;
+        fresh_only = true;  // the origin closed its idle connection: once more, on a new one
     }
+}
+
+net::awaitable<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,
+                                                                  request_parser& parser, exchange& x,
+                                                                  bool may_retry) {
+    x.early_response = false;
+    origin_ = &link.conn;  // drain, abort and the watchdog reach it; cleared before `link` can end
+    auto const sent = co_await send_request(link, head, parser, x);
+    if (sent == step::client_gone) {
+        origin_ = nullptr;
+        co_return round::close;
+    }
+    if (sent == step::failed || (sent == step::stale && may_retry)) {
+        origin_ = nullptr;
+        if (sent == step::stale) co_return round::retry;
+        bool const more = co_await answer(x.error, x, false);
+        co_return more ? round::keep_alive : round::close;
+    }
+    std::optional<response_parser> rp;
+    auto const got = co_await read_response_head(link, rp, x);
+    if (got != step::ok) {
+        origin_ = nullptr;
+        if (got == step::stale && may_retry) co_return round::retry;
+        bool const more = co_await answer(x.error, x, x.keep_alive);
+        co_return more ? round::keep_alive : round::close;
+    }
+    bool const more = co_await relay_response(link, *rp, x);
+    origin_ = nullptr;
+    co_return more ? round::keep_alive : round::close;
 }
 
 namespace {
@@ -270,7 +278,6 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
                                              bool fresh_only) {
     auto const& rt = *x.rt;
     auto const& egress = rt.egress[rt.index_of(o)];
-    auto const buffer_max = origin_buffer_max(x);
     bool const fresh_fault = x.fault_needs_new_connection();
     bool const emulated = x.fault_at_connect();
     for (std::size_t si = 0, attempt = 0;;) {
@@ -287,8 +294,9 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
         connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
                               o.firewall};
         connect_result cr;
-        if (emulated) co_await connect_with_fault(cr, server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
-        else co_await connect_origin(cr, server, o.timeouts, x.cfg().timeouts.dns, policy);
+        auto const ex = worker_.context().get_executor();
+        if (emulated) co_await connect_with_fault(cr, ex, server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
+        else co_await connect_origin(cr, ex, server, o.timeouts, x.cfg().timeouts.dns, policy);
         --m.connects_pending;
         if (cr.why != failure::dns_failed || cr.stream)
             m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
@@ -300,15 +308,11 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
                    emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
         } else if (auto* tctx = rt.tls_for(o); tctx || (fresh_fault && !emulated)) {
             // TLS after the TCP handshake, under its own deadline (522 covers only TCP): 525 or 526.
-            secured hs;
-            co_await secure(hs, *cr.stream, tctx, server, key, x);
-            if (hs.ok) {
-                link.emplace(origin_link{std::move(*hs.conn), &key, false, beast::flat_buffer(buffer_max)});
-                co_return;
-            }
-            why = hs.why;
+            co_await secure(link, *cr.stream, tctx, server, key, x);
+            if (link) co_return;
+            why = x.error;
         } else {
-            link.emplace(origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(buffer_max)});
+            link.emplace(origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(origin_buffer_max(x))});
             co_return;
         }
         // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
@@ -321,17 +325,16 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
     }
 }
 
-net::awaitable<void> client_session::secure(secured& out, tcp::socket& socket, tls::origin_context* ctx,
-                                            config::host_port const& server, std::string const& key, exchange& x) {
+net::awaitable<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& socket,
+                                            tls::origin_context* ctx, config::host_port const& server,
+                                            std::string const& key, exchange& x) {
     auto const limit = x.cfg().timeouts.tls_handshake;
     std::string_view const name = ctx && !ctx->sni().empty() ? std::string_view(ctx->sni()) : std::string_view(server.host);
-    out = secured{};
     if (x.fault_needs_new_connection() && !x.fault_at_connect()) {
         // tls_fail / bad_cert: the TCP handshake was real, the TLS failure is emulated.
         auto const r = tls::emulated(x.fault->spec.type);
         boost::system::error_code ec;
         socket.close(ec);
-        out.why = r.why;
         x.fail(r.why, "tls", x.fault->prefix() + describe_tls(r, x.server, name, limit));
         co_return;
     }
@@ -342,12 +345,10 @@ net::awaitable<void> client_session::secure(secured& out, tcp::socket& socket, t
     origin_ = nullptr;
     if (!r.ok) {
         conn.close();
-        out.why = r.why;
         x.fail(r.why, "tls", describe_tls(r, x.server, name, limit));
         co_return;
     }
-    out.ok = true;
-    out.conn.emplace(std::move(conn));
+    link.emplace(origin_link{std::move(conn), &key, false, beast::flat_buffer(origin_buffer_max(x))});
 }
 
 net::awaitable<client_session::step> client_session::send_request(origin_link& link, std::string_view head,

@@ -85,7 +85,12 @@ struct exchange {
     bool replayable() const noexcept { return !body_consumed || !replay_overflow; }
     bool continue_sent = false;
     bool early_response = false;      // the origin answered before it took the whole request body
-    std::optional<fault_choice> fault;  // the emulated fault of this request, decided once in forward()
+    // The emulated fault of this request, decided once in forward(). On the heap: most requests
+    // have none, and every request pending on its origin would otherwise hold its room.
+    std::unique_ptr<fault_choice> fault;
+    void take_fault(std::optional<fault_choice> f) {
+        if (f) fault = std::make_unique<fault_choice>(std::move(*f));
+    }
     // Its fault is emulated on a new origin connection (never a pooled one): at the connect, or at
     // the TLS handshake after a real connect.
     bool fault_needs_new_connection() const noexcept { return fault && config::needs_new_connection(fault->spec.type); }

@@ -135,10 +135,9 @@ net::awaitable<std::vector<tcp::endpoint>> resolve(config::host_port const& serv
 
 } // namespace
 
-net::awaitable<void> connect_origin(connect_result& r, config::host_port const& server,
+net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
                                     config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
                                     connect_policy const& policy) {
-    auto ex = co_await net::this_coro::executor;
     r = connect_result{};
     r.address = server.text;
 
@@ -173,7 +172,7 @@ net::awaitable<void> connect_origin(connect_result& r, config::host_port const& 
             ec = beast::error::timeout;
             break;
         }
-        tcp::socket sock(ex);
+        tcp_socket sock(ex);
         sock.open(ep.protocol(), ec);
         if (!ec && source && policy.source) sock.bind(tcp::endpoint(*source, 0), ec);
         if (ec) break;
@@ -181,7 +180,7 @@ net::awaitable<void> connect_origin(connect_result& r, config::host_port const& 
         // frame: once it is due to run with success, the frame waits for it (one post, behind it in
         // the worker's queue) before going on; a cancelled one touches nothing.
         bool expired = false;
-        net::steady_timer timer(ex, deadline);
+        net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, net::io_context::executor_type> timer(ex, deadline);
         timer.async_wait([&sock, &expired](boost::system::error_code tec) {
             if (tec) return;
             expired = true;

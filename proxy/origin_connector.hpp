@@ -6,6 +6,7 @@
 
 #include "config/config.hpp"
 #include "proxy/failure.hpp"
+#include "proxy/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -27,7 +28,7 @@ struct connect_policy {
 };
 
 struct connect_result {
-    std::optional<boost::asio::ip::tcp::socket> stream;  // set on success
+    std::optional<tcp_socket> stream;                 // set on success
     failure why = failure::connect_timeout;           // meaningful when !stream
     boost::system::error_code ec;                     // the socket-level cause
     std::chrono::milliseconds dns_time{0};
@@ -42,7 +43,9 @@ struct connect_result {
 // origin never ACKs fails with ETIMEDOUT -> 522). The outcome goes into `r` (reset first), not
 // out as a return value: that would be one more connect_result in the caller's coroutine frame for
 // as long as the connect pends.
-boost::asio::awaitable<void> connect_origin(connect_result& r, config::host_port const& server,
+// `ex` is the executor of the new socket (the calling coroutine's worker).
+boost::asio::awaitable<void> connect_origin(connect_result& r, boost::asio::io_context::executor_type ex,
+                                            config::host_port const& server,
                                             config::origin_timeouts const& timeouts,
                                             std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
 

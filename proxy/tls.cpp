@@ -492,7 +492,7 @@ std::shared_ptr<origin_context> origin_context::build(config::origin const& o, s
     return out;
 }
 
-std::unique_ptr<transport::tls_stream> make_origin_stream(net::ip::tcp::socket socket, origin_context& ctx,
+std::unique_ptr<transport::tls_stream> make_origin_stream(tcp_socket socket, origin_context& ctx,
                                                           std::string_view server_host, session_slot* slot) {
     auto s = std::make_unique<transport::tls_stream>(std::move(socket), ctx.context());
     SSL* native = s->native_handle();

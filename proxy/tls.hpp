@@ -142,7 +142,7 @@ handshake_result as_invalid_certificate(handshake_result r);
 // the server's host when it is a name; an IP literal is checked as an IP and sends no SNI). Offers
 // `slot`'s session and keeps the tickets the origin sends in it (the slot must outlive the stream:
 // the worker's pool owns it).
-std::unique_ptr<transport::tls_stream> make_origin_stream(boost::asio::ip::tcp::socket socket, origin_context& ctx,
+std::unique_ptr<transport::tls_stream> make_origin_stream(tcp_socket socket, origin_context& ctx,
                                                           std::string_view server_host, session_slot* slot);
 
 // The handshake under `limit` (the timer starts after the TCP handshake). Never throws.

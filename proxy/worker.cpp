@@ -47,7 +47,8 @@ net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
     boost::system::error_code nec;
     a.non_blocking(true, nec);  // the batch's accepts return would_block when the backlog is empty
     for (;;) {
-        auto [ec, socket] = co_await a.async_accept(use_nothrow);
+        // Accepted onto the worker's io_context executor type (tcp_socket), not the acceptor's.
+        auto [ec, socket] = co_await a.async_accept(w.context().get_executor(), use_nothrow);
         if (!a.is_open() || ec == net::error::operation_aborted) co_return;
         if (ec) {
             // EMFILE/ENFILE/ENOBUFS: the pending connection stays queued; back off instead of
@@ -60,14 +61,14 @@ net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
         w.admit(std::move(socket), l.tls);
         for (int i = 1; i < accept_batch && !nec; ++i) {
             boost::system::error_code aec;
-            auto more = a.accept(aec);
+            auto more = a.accept(w.context().get_executor(), aec);
             if (aec) break;  // would_block: the backlog is empty (a failure: the next async_accept says)
             w.admit(std::move(more), l.tls);
         }
     }
 }
 
-void worker::admit(tcp::socket socket, bool tls) {
+void worker::admit(tcp_socket socket, bool tls) {
     if (draining()) return;  // the socket closes as it goes out of scope
     auto const limit = current()->cfg->edge.max_connections;
     if (limit != 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {

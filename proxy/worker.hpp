@@ -174,7 +174,7 @@ private:
     };
     friend boost::asio::awaitable<void> accept_loop(worker& w, listener& l);
     // An accepted connection becomes a session, unless the worker drains or is at max_connections.
-    void admit(boost::asio::ip::tcp::socket socket, bool tls);
+    void admit(tcp_socket socket, bool tls);
 
     unsigned index_;
     // What sessions touch as they are destroyed comes before ioc_: a forced stop destroys the

@@ -83,8 +83,8 @@ net::awaitable<void> get_head(probe_options const& o, transport& conn, config::h
     v.cause = "the origin answered HTTP " + std::to_string(v.origin_status);
 }
 
-net::awaitable<verdict> probe(probe_options const& o, config::host_port server, std::string path, bool send_get,
-                              bool https) {
+net::awaitable<verdict> probe(net::io_context::executor_type ex, probe_options const& o, config::host_port server,
+                              std::string path, bool send_get, bool https) {
     verdict v;
     config::origin_timeouts t;
     t.connect = o.connect_timeout;
@@ -97,7 +97,7 @@ net::awaitable<verdict> probe(probe_options const& o, config::host_port server, 
         if (aec) policy.source.reset();
     }
     connect_result cr;
-    co_await connect_origin(cr, server, t, o.connect_timeout, policy);
+    co_await connect_origin(cr, ex, server, t, o.connect_timeout, policy);
     v.address = cr.address;
     v.source = cr.source;
     v.dns_ms = static_cast<long>(cr.dns_time.count());
@@ -210,7 +210,7 @@ int run_probe(probe_options const& o) {
     net::io_context ioc;
     verdict v;
     std::exception_ptr failed;
-    net::co_spawn(ioc, probe(o, server, path, send_get, https), [&](std::exception_ptr e, verdict r) {
+    net::co_spawn(ioc, probe(ioc.get_executor(), o, server, path, send_get, https), [&](std::exception_ptr e, verdict r) {
         failed = e;
         v = std::move(r);
     });

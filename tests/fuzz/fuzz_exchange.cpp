@@ -416,7 +416,7 @@ servers = ["127.0.0.1:)" + std::to_string(origin_port) + "\"]\n";
 
         // A connected loopback pair: connect() completes from the listen backlog, then accept().
         tcp::socket client(ioc);
-        tcp::socket edge_side(ioc);
+        tcp_socket edge_side(ioc);
         client.connect(client_listener->local_endpoint());
         client_listener->accept(edge_side);
         auto session = std::make_shared<client_session>(*w, std::move(edge_side));
