@@ -125,10 +125,15 @@ private:
     // The exchange with an origin, step by step.
     boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
                                          request_target const& t);
+    // The head the origin gets, into wire_; false (and x.fail): a field the edge appends to would
+    // exceed max_field_line (431). Not a coroutine: forward() keeps none of its state.
+    bool write_forwarded_head(config::origin const& o, request_parser const& parser, exchange& x,
+                              request_target const& t);
     // An origin connection for the request: a pooled one to server `si` (none after a stale one,
     // `fresh_only`, or under a fault that needs a new connection), else acquire() connects, with
     // failover to the next server (whose pool it tries first).
-    std::optional<origin_link> take_pooled(config::origin const& o, std::size_t si, exchange& x, bool fresh_only);
+    bool take_pooled(std::optional<origin_link>& link, config::origin const& o, std::size_t si, exchange& x,
+                     bool fresh_only);
     // Its outcomes go into out-parameters (here `link`), not return values: a returned value is one
     // more copy in the caller's coroutine frame too, held as long as a connect pends.
     boost::asio::awaitable<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,

@@ -180,14 +180,37 @@ void exchange::take_request_line(request_parser const& p, beast::flat_buffer con
 
 net::awaitable<bool> client_session::forward(config::origin const& o, request_parser& parser, exchange& x,
                                              request_target const& t) {
-    auto const& cfg = x.cfg();
-    auto const& req = parser.get();
     x.o = &o;
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
     if (!decide_fault(o, parser, x, t.origin_target())) co_return co_await answer(failure::bad_request, x, false);
 
     // The head the origin gets: built now, so that a field the edge's additions overflow is a 431
     // before any connect; kept for the attempts that follow.
+    if (!write_forwarded_head(o, parser, x, t)) co_return co_await answer(failure::header_too_large, x, false);
+    // The head stays in wire_ (its capacity reused request after request) until the response head
+    // replaces it: nothing writes wire_ before that but a final answer, and no retry follows one.
+    bool fresh_only = false;
+    std::optional<origin_link> link;
+    for (int attempt = 0;; ++attempt) {
+        // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
+        if (!take_pooled(link, o, 0, x, fresh_only)) {
+            // A new connection takes a round trip at least, or up to the connect timeout: the head
+            // is not held meanwhile (half a KiB of every request pending on a blackholed origin).
+            // Written again once connected: the same fields, which fitted.
+            std::string().swap(wire_);
+            co_await acquire(link, o, x, fresh_only);
+            if (!link) co_return co_await answer(x.error, x, x.keep_alive);
+            write_forwarded_head(o, parser, x, t);
+        }
+        auto const r = co_await exchange_on(*link, wire_, parser, x, attempt == 0);
+        link.reset();
+        if (r != round::retry) co_return r == round::keep_alive;
+        fresh_only = true;  // the origin closed its idle connection: once more, on a new one
+    }
+}
+
+bool client_session::write_forwarded_head(config::origin const& o, request_parser const& parser, exchange& x,
+                                          request_target const& t) {
     wire_.clear();
     body_framing const framing = parser.is_done() && !parser.chunked() && !parser.content_length()
                                      ? body_framing::none
@@ -196,32 +219,13 @@ net::awaitable<bool> client_session::forward(config::origin const& o, request_pa
     // An HTTP/1.0 request without Host still gives the origin one: the first server's, as nginx
     // sends its upstream's name.
     std::string_view const host = t.authority.empty() ? std::string_view(o.servers.front().text) : t.authority;
-    forward_context const ctx{client_ip_, client_.is_tls() ? "https" : "http", x.ray, host, t.origin_target(), cfg.chaos.header};
-    if (!write_origin_request(wire_, req, framing, ctx)) {
-        x.fail(failure::header_too_large, "client_header",
-               "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +
-                   " bytes once the edge appends to it");
-        co_return co_await answer(failure::header_too_large, x, false);
-    }
-    // The head stays in wire_ (its capacity reused request after request) until the response head
-    // replaces it: nothing writes wire_ before that but a final answer, and no retry follows one.
-    bool fresh_only = false;
-    for (int attempt = 0;; ++attempt) {
-        // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
-        auto link = take_pooled(o, 0, x, fresh_only);
-        if (!link) {
-            // A new connection takes a round trip at least, or up to the connect timeout: the head
-            // is not held meanwhile (half a KiB of every request pending on a blackholed origin).
-            // Written again once connected: the same fields, which fitted.
-            std::string().swap(wire_);
-            co_await acquire(link, o, x, fresh_only);
-            if (!link) co_return co_await answer(x.error, x, x.keep_alive);
-            write_origin_request(wire_, req, framing, ctx);
-        }
-        auto const r = co_await exchange_on(*link, wire_, parser, x, attempt == 0);
-        if (r != round::retry) co_return r == round::keep_alive;
-        fresh_only = true;  // the origin closed its idle connection: once more, on a new one
-    }
+    forward_context const ctx{client_ip_, client_.is_tls() ? "https" : "http", x.ray, host, t.origin_target(),
+                              x.cfg().chaos.header};
+    if (write_origin_request(wire_, parser.get(), framing, ctx)) return true;
+    x.fail(failure::header_too_large, "client_header",
+           "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +
+               " bytes once the edge appends to it");
+    return false;
 }
 
 net::awaitable<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,
@@ -262,16 +266,17 @@ std::size_t origin_buffer_max(exchange const& x) noexcept {
 
 } // namespace
 
-std::optional<origin_link> client_session::take_pooled(config::origin const& o, std::size_t si, exchange& x,
-                                                       bool fresh_only) {
+bool client_session::take_pooled(std::optional<origin_link>& link, config::origin const& o, std::size_t si,
+                                 exchange& x, bool fresh_only) {
     // A fault of the connect or the TLS handshake is emulated on a new connection, never a pooled one.
-    if (fresh_only || x.fault_needs_new_connection()) return std::nullopt;
+    if (fresh_only || x.fault_needs_new_connection()) return false;
     auto const& key = x.rt->pool_key(o, si, x.egress);
     auto pooled = worker_.pool().take(key);
-    if (!pooled) return std::nullopt;
+    if (!pooled) return false;
     x.server = o.servers[si].text;
     x.connect_ms = -1;
-    return origin_link{std::move(*pooled), &key, true, beast::flat_buffer(origin_buffer_max(x))};
+    link.emplace(origin_link{std::move(*pooled), &key, true, beast::flat_buffer(origin_buffer_max(x))});
+    return true;
 }
 
 net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
@@ -284,7 +289,7 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
         auto const& server = o.servers[si];
         auto const& key = rt.pool_key(o, si, x.egress);
         if (si > 0)  // forward() tried the first server's pool
-            if ((link = take_pooled(o, si, x, fresh_only))) co_return;
+            if (take_pooled(link, o, si, x, fresh_only)) co_return;
         // A new connection takes a round trip at least, or up to the connect timeout: the
         // client's read buffer, empty while no body is left to read, is not held meanwhile (4 KiB
         // of every request pending on a blackholed origin).

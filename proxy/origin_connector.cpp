@@ -51,7 +51,7 @@ struct resolve_state {
 };
 
 // The source address the kernel would pick toward `ep`: a connected UDP socket sends nothing.
-std::optional<net::ip::address> route_source(net::any_io_executor ex, tcp::endpoint const& ep) {
+std::optional<net::ip::address> route_source(net::io_context::executor_type ex, tcp::endpoint const& ep) {
     boost::system::error_code ec;
     net::ip::udp::socket probe(ex);
     probe.open(ep.address().is_v6() ? net::ip::udp::v6() : net::ip::udp::v4(), ec);
@@ -101,11 +101,11 @@ net::awaitable<void> sleep_until(clock_type::time_point t) {
 
 namespace {
 
-// The addresses a name resolves to, under `dns_timeout`; none (and r.why, r.ec, r.dns_time set)
-// when it does not. Its own coroutine: a pending connect does not hold the resolver's state.
-net::awaitable<std::vector<tcp::endpoint>> resolve(config::host_port const& server,
-                                                   std::chrono::milliseconds dns_timeout, connect_result& r) {
-    std::vector<tcp::endpoint> endpoints;
+// The addresses a name resolves to, under `dns_timeout`, into `endpoints`; none (and r.why, r.ec,
+// r.dns_time set) when it does not. Its own coroutine: a pending connect does not hold the
+// resolver's state.
+net::awaitable<void> resolve(config::host_port const& server, std::chrono::milliseconds dns_timeout,
+                             connect_result& r, std::vector<tcp::endpoint>& endpoints) {
     auto const t0 = clock_type::now();
     auto st = std::make_shared<resolve_state>(co_await net::this_coro::executor);
     st->timer.expires_after(dns_timeout);
@@ -130,79 +130,52 @@ net::awaitable<std::vector<tcp::endpoint>> resolve(config::host_port const& serv
     } else {
         for (auto const& e : st->results) endpoints.push_back(e.endpoint());
     }
-    co_return endpoints;
 }
 
-} // namespace
+// An IP literal needs no resolution (the common case: no thread hop, no allocation of a resolver).
+bool literal_endpoint(config::host_port const& server, std::vector<tcp::endpoint>& endpoints) {
+    boost::system::error_code ec;
+    auto const addr = net::ip::make_address(server.host, ec);
+    if (ec) return false;
+    endpoints.emplace_back(addr, server.port);
+    return true;
+}
 
-net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
-                                    config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
-                                    connect_policy const& policy) {
-    r = connect_result{};
-    r.address = server.text;
+// What may happen on one address, decided before any SYN.
+enum class attempt { connect, skip, refused, dropped, failed };
 
-    // An IP literal needs no resolution (the common case: no thread hop, no allocation).
-    boost::system::error_code aec;
-    auto addr = net::ip::make_address(server.host, aec);
-    std::vector<tcp::endpoint> endpoints;
-    if (!aec) endpoints.emplace_back(addr, server.port);
-    else if ((endpoints = co_await resolve(server, dns_timeout, r)).empty()) co_return;
-
-    // One deadline covers every address a name resolves to, from the first SYN.
-    auto const t0 = clock_type::now();
-    auto const deadline = t0 + timeouts.connect;
+// The attempt on `ep`: the source (the egress address, or for the emulated firewall the one the
+// route would pick), the firewall's verdict, and `sock` opened (and bound). Not part of the
+// coroutine: a pending connect's frame holds none of this.
+attempt prepare(connect_result& r, tcp_socket& sock, tcp::endpoint const& ep, connect_policy const& policy) {
+    if (policy.source && policy.source->is_v6() != ep.address().is_v6()) return attempt::skip;  // family must match
+    r.address = endpoint_text(ep);
     bool const firewall = policy.firewall_allow && !policy.firewall_allow->empty();
-    auto elapsed = [&] { return std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0); };
-    boost::system::error_code ec = net::error::address_family_not_supported;
-    for (auto const& ep : endpoints) {
-        if (policy.source && policy.source->is_v6() != ep.address().is_v6()) continue;  // egress family must match
-        r.address = endpoint_text(ep);
-        auto source = policy.source;
-        if (firewall && !source) source = route_source(ex, ep);
-        r.source = source ? source->to_string() : std::string{};
-        if (firewall && source && !allowed_by(*policy.firewall_allow, *source)) {
-            // The emulated origin firewall: no SYN leaves. REJECT answers with a reset at once;
-            // DROP leaves the handshake unanswered until the deadline, exactly like a real one.
-            r.firewalled = true;
-            if (policy.action == config::firewall_action::reject) {
-                ec = net::error::connection_refused;
-                break;
-            }
-            co_await sleep_until(deadline);
-            ec = beast::error::timeout;
-            break;
+    auto source = policy.source;
+    if (firewall && !source) source = route_source(sock.get_executor(), ep);
+    r.source = source ? source->to_string() : std::string{};
+    if (firewall && source && !allowed_by(*policy.firewall_allow, *source)) {
+        // The emulated origin firewall: no SYN leaves. REJECT answers with a reset at once;
+        // DROP leaves the handshake unanswered until the deadline, exactly like a real one.
+        r.firewalled = true;
+        if (policy.action == config::firewall_action::reject) {
+            r.ec = net::error::connection_refused;
+            return attempt::refused;
         }
-        tcp_socket sock(ex);
-        sock.open(ep.protocol(), ec);
-        if (!ec && source && policy.source) sock.bind(tcp::endpoint(*source, 0), ec);
-        if (ec) break;
-        // The deadline is a timer whose handler cancels the connect. The handler refers to this
-        // frame: once it is due to run with success, the frame waits for it (one post, behind it in
-        // the worker's queue) before going on; a cancelled one touches nothing.
-        bool expired = false;
-        net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, net::io_context::executor_type> timer(ex, deadline);
-        timer.async_wait([&sock, &expired](boost::system::error_code tec) {
-            if (tec) return;
-            expired = true;
-            boost::system::error_code cec;
-            sock.cancel(cec);
-        });
-        std::tie(ec) = co_await sock.async_connect(ep, use_nothrow);
-        if (timer.cancel() == 0 && !expired) co_await net::post(ex, net::use_awaitable);
-        if (!ec) {
-            r.stream.emplace(std::move(sock));
-            break;
-        }
-        if (expired) {
-            ec = beast::error::timeout;
-            break;  // the deadline is spent: no next address
-        }
+        return attempt::dropped;
     }
-    r.connect_time = elapsed();
-    if (!r.stream) {
-        r.why = classify_connect_error(ec);
-        r.ec = ec;
-        co_return;
+    sock.open(ep.protocol(), r.ec);
+    if (!r.ec && source && policy.source) sock.bind(tcp::endpoint(*source, 0), r.ec);
+    return r.ec ? attempt::failed : attempt::connect;
+}
+
+// After the last attempt (r.ec its outcome): the failure classified, or the connected socket's options.
+void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeouts const& timeouts) {
+    r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0);
+    if (r.ec) {
+        r.stream.reset();
+        r.why = classify_connect_error(r.ec);
+        return;
     }
     auto& sock = *r.stream;
     boost::system::error_code oec;
@@ -213,7 +186,55 @@ net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     }
-    co_return;
+}
+
+} // namespace
+
+// The coroutine keeps only what a pending connect needs (its frame is held by every request pending
+// on a blackholed origin): the addresses, the clock, the deadline's timer; the rest is done by the
+// plain functions above.
+net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
+                                    config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
+                                    connect_policy const& policy) {
+    r = connect_result{};
+    r.address = server.text;
+    std::vector<tcp::endpoint> endpoints;
+    if (!literal_endpoint(server, endpoints)) {
+        co_await resolve(server, dns_timeout, r, endpoints);
+        if (endpoints.empty()) co_return;
+    }
+    // One deadline covers every address a name resolves to, from the first SYN.
+    auto const t0 = clock_type::now();
+    r.ec = net::error::address_family_not_supported;  // if no address is of the egress family
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+        auto const a = prepare(r, r.stream.emplace(ex), endpoints[i], policy);
+        if (a == attempt::skip) continue;
+        if (a == attempt::dropped) {
+            co_await sleep_until(t0 + timeouts.connect);
+            r.ec = beast::error::timeout;
+        }
+        if (a != attempt::connect) break;
+        // The deadline is a timer whose handler cancels the connect. The handler refers to this
+        // frame: once it is due to run with success, the frame waits for it (one post, behind it in
+        // the worker's queue) before going on; a cancelled one touches nothing.
+        bool expired = false;
+        net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, net::io_context::executor_type> timer(
+            ex, t0 + timeouts.connect);
+        timer.async_wait([&r, &expired](boost::system::error_code tec) {
+            if (tec) return;
+            expired = true;
+            boost::system::error_code cec;
+            r.stream->cancel(cec);
+        });
+        std::tie(r.ec) = co_await r.stream->async_connect(endpoints[i], use_nothrow);
+        if (timer.cancel() == 0 && !expired) co_await net::post(ex, net::use_awaitable);
+        if (!r.ec) break;
+        if (expired) {
+            r.ec = beast::error::timeout;
+            break;  // the deadline is spent: no next address
+        }
+    }
+    conclude(r, t0, timeouts);
 }
 
 } // namespace edge522
