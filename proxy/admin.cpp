@@ -31,7 +31,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 using tcp = net::ip::tcp;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 // Boost 1.81's beast::string_view is boost::core::string_view whatever the configuration (the old
 // BOOST_BEAST_USE_STD_STRING_VIEW switch only prints a deprecation message); this code relies on it
@@ -103,7 +102,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
 
     // Copies of every worker's metrics, merged here; a worker that does not answer within 2 s
     // (stopped, or stuck) is left out rather than hanging the scrape.
-    net::awaitable<worker_metrics> collect() {
+    task<worker_metrics> collect() {
         struct state {
             explicit state(net::any_io_executor ex) : done(ex) {}
             net::steady_timer done;
@@ -189,7 +188,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         return false;
     }
 
-    net::awaitable<response> route(http::request<http::string_body> const& req) {
+    task<response> route(http::request<http::string_body> const& req) {
         auto cfg = hooks_.current_config();
         if (!cfg->admin.token.empty() && !bearer_matches(req[http::field::authorization], cfg->admin.token)) {
             auto res = error(http::status::unauthorized, "missing or wrong bearer token");
@@ -286,7 +285,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         return response{http::status::no_content, 11};
     }
 
-    net::awaitable<void> serve(tcp::socket socket) {
+    task<void> serve(tcp::socket socket) {
         beast::tcp_stream stream(std::move(socket));
         beast::flat_buffer buf(64 * 1024);
         http::request_parser<http::string_body> parser;
@@ -347,7 +346,7 @@ struct admin::impl : std::enable_shared_from_this<admin::impl> {
         }
     }
 
-    net::awaitable<void> accept_loop() {
+    task<void> accept_loop() {
         auto self = shared_from_this();
         for (;;) {
             auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);

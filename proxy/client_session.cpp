@@ -26,7 +26,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -60,7 +59,7 @@ constexpr auto busy_gap = std::chrono::milliseconds(100);
 // promise (Asio's reactor can wake a wait with nothing to read): on EAGAIN it waits again.
 // n == 0 with no error: the peer closed (EOF).
 template <class BufferSource>
-net::awaitable<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp_socket& s, BufferSource into,
+task<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp_socket& s, BufferSource into,
                                                                                   int flags = 0) {
     for (;;) {
         auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_nothrow);
@@ -181,7 +180,7 @@ void client_session::on_watch() {
     watch();
 }
 
-net::awaitable<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/,
+task<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/,
                                          bool first_request) {
     if (first_request && tls_ && !client_.is_tls() && !co_await start_tls()) {
         if (linger_) co_await linger();
@@ -231,7 +230,7 @@ bool client_session::begin_idle(bool first) {
     return true;
 }
 
-net::awaitable<client_session::idle_end> client_session::wait_in_place() {
+task<client_session::idle_end> client_session::wait_in_place() {
     for (;;) {
         waiting_in_place_ = true;
         auto [ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
@@ -306,14 +305,14 @@ void client_session::on_readable(boost::system::error_code ec, bool first) {
     close_now();
 }
 
-net::awaitable<bool> client_session::wait_for_request() {
+task<bool> client_session::wait_for_request() {
     auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(head_chunk), use_nothrow);
     buffer_.commit(n);
     idle_ = false;
     co_return !ec;  // else the peer closed, the idle timeout or a drain: close quietly
 }
 
-net::awaitable<bool> client_session::serve(bool first) {
+task<bool> client_session::serve(bool first) {
     auto rt = worker_.current();  // this request's config generation, kept until it ends
     auto const& cfg = *rt->cfg;
     if (!first) arm(phase::head, clock::now() + cfg.timeouts.client_header);
@@ -333,7 +332,7 @@ net::awaitable<bool> client_session::serve(bool first) {
     co_return more;
 }
 
-net::awaitable<bool> client_session::start_tls() {
+task<bool> client_session::start_tls() {
     auto const rt = worker_.current();
     tls_contexts_ = rt->server_tls;
     if (!tls_contexts_) co_return false;  // cannot happen: HTTPS listeners exist only with certificates
@@ -366,7 +365,7 @@ net::awaitable<bool> client_session::start_tls() {
     co_return true;
 }
 
-net::awaitable<void> client_session::answer_plain_http() {
+task<void> client_session::answer_plain_http() {
     auto const rt = worker_.current();
     exchange x(*rt, worker_.rays().next(rt->cfg->edge.colo));
     x.method = "-";
@@ -379,7 +378,7 @@ net::awaitable<void> client_session::answer_plain_http() {
     linger_ = true;  // what the client sent is read and dropped, so it reads the answer
 }
 
-net::awaitable<void> client_session::close_client() {
+task<void> client_session::close_client() {
     if (client_.is_tls() && !aborted_) {
         // close_notify, so that the client can tell the end from a truncation (OpenSSL 3 clients
         // report an EOF without it as an error). Asio's shutdown then waits for the client's own
@@ -399,7 +398,7 @@ void client_session::close_now() noexcept {
     client_.close();
 }
 
-net::awaitable<bool> client_session::read_request(exchange& x, request_parser& parser, request_target& t) {
+task<bool> client_session::read_request(exchange& x, request_parser& parser, request_target& t) {
     auto const& cfg = x.cfg();
     auto const limit = static_cast<std::size_t>(cfg.edge.max_request_header);
     head_result r;
@@ -493,7 +492,7 @@ config::origin const* client_session::route(exchange& x, request_target const& t
     return o;
 }
 
-net::awaitable<bool> client_session::answer(failure f, exchange& x, bool keep_alive) {
+task<bool> client_session::answer(failure f, exchange& x, bool keep_alive) {
     auto const& cfg = x.cfg();
     if (x.parser && x.parser->is_header_done() && !x.parser->is_done()) {
         // The client's body is still coming: answer, then drain it (lingering close).
@@ -512,7 +511,7 @@ net::awaitable<bool> client_session::answer(failure f, exchange& x, bool keep_al
     co_return ok && keep_alive;
 }
 
-net::awaitable<bool> client_session::write_client(std::string_view bytes, exchange& x) {
+task<bool> client_session::write_client(std::string_view bytes, exchange& x) {
     arm(phase::write, clock::now() + x.cfg().timeouts.write);
     auto const out = net::buffer(bytes.data(), bytes.size());
     boost::system::error_code ec;
@@ -533,7 +532,7 @@ std::string_view client_session::cut_reason(boost::system::error_code const& ec)
     return "client_closed";
 }
 
-net::awaitable<void> client_session::linger() {
+task<void> client_session::linger() {
     // Half-close: the client sees the whole answer and a FIN; what it still sends is read and
     // dropped so that its kernel does not answer our close with a reset that destroys the answer.
     // (Over TLS the end is the close_notify of close_client(), after the drain.)

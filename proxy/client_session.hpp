@@ -78,7 +78,7 @@ private:
     // Serves requests until the connection ends, or until a plain connection falls idle (park()).
     // `first`: the connection's first request (its head is due client_header after the accept).
     void spawn(bool first);
-    boost::asio::awaitable<void> run(std::shared_ptr<client_session> self, bool first_request);
+    task<void> run(std::shared_ptr<client_session> self, bool first_request);
     // The watchdog: one timer, re-armed by its own handler (which holds the session) until closed.
     void watch();
     void on_watch();
@@ -90,7 +90,7 @@ private:
     // connection costs no co_spawn per request. request: bytes are in buffer_; park: the sweep
     // asked (park_if_waiting()); closed: EOF, an error, the idle timeout or a drain.
     enum class idle_end { request, park, closed };
-    boost::asio::awaitable<idle_end> wait_in_place();
+    task<idle_end> wait_in_place();
     // Idle on plain TCP, nginx's way: no coroutine frame and no buffer, only a readiness wait whose
     // handler holds the session; on readability the head's first read, and run() again.
     void park(bool first);
@@ -102,28 +102,28 @@ private:
     woke receive_after_wake(bool first);
     // Idle over TLS (the engine may hold a decrypted request already: read through it). false:
     // closed, timed out or draining.
-    boost::asio::awaitable<bool> wait_for_request();
+    task<bool> wait_for_request();
     // One request, read, judged and answered; whether the connection may carry another.
-    boost::asio::awaitable<bool> serve(bool first);
+    task<bool> serve(bool first);
 
     // HTTPS: the TLS handshake under client_header. false: the connection ends (a failed or stalled
     // handshake, or plain HTTP sent to the HTTPS port, which gets nginx's 400 in plain HTTP).
-    boost::asio::awaitable<bool> start_tls();
-    boost::asio::awaitable<void> answer_plain_http();
+    task<bool> start_tls();
+    task<void> answer_plain_http();
     // The end of the connection: TLS close_notify (bounded), FIN, close.
-    boost::asio::awaitable<void> close_client();
+    task<void> close_client();
     void close_now() noexcept;  // FIN and close, the watchdog stopped
 
     // The request: read and judged; its target into `t`. false: answered (or the client went
     // away); stop.
-    boost::asio::awaitable<bool> read_request(exchange& x, request_parser& parser, request_target& t);
+    task<bool> read_request(exchange& x, request_parser& parser, request_target& t);
     // Where the request goes, decided without I/O: its origin, or null and the edge's own answer
     // (`answer`: access denied, a /cdn-cgi/error/CODE preview, no origin for the host). Not a
     // coroutine: a request pending on its origin holds no frame for it.
     config::origin const* route(exchange& x, request_target const& t, failure& answer);
 
     // The exchange with an origin, step by step.
-    boost::asio::awaitable<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
+    task<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
                                          request_target const& t);
     // The head the origin gets, into wire_; false (and x.fail): a field the edge appends to would
     // exceed max_field_line (431). Not a coroutine: forward() keeps none of its state.
@@ -136,26 +136,26 @@ private:
                      bool fresh_only);
     // Its outcomes go into out-parameters (here `link`), not return values: a returned value is one
     // more copy in the caller's coroutine frame too, held as long as a connect pends.
-    boost::asio::awaitable<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
+    task<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
                                          bool fresh_only);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
     // `link` is set, or stays empty and x.error says why (525 or 526).
-    boost::asio::awaitable<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
+    task<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
                                         tls::origin_context* ctx, config::host_port const& server,
                                         std::string const& key, exchange& x);
     // One round of the exchange on `link`: the request sent, the response read and relayed, or the
     // edge's answer. Its own coroutine, so that its state (the response parser) is not held in
     // forward()'s frame while a connect pends. retry: a reused connection was stale (`may_retry`).
     enum class round { retry, keep_alive, close };
-    boost::asio::awaitable<round> exchange_on(origin_link& link, std::string_view head, request_parser& parser,
+    task<round> exchange_on(origin_link& link, std::string_view head, request_parser& parser,
                                               exchange& x, bool may_retry);
-    boost::asio::awaitable<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
+    task<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
                                               exchange& x);
-    boost::asio::awaitable<step> send_body(origin_link& link, request_parser& parser, exchange& x);
-    boost::asio::awaitable<step> read_response_head(origin_link& link, std::optional<response_parser>& rp,
+    task<step> send_body(origin_link& link, request_parser& parser, exchange& x);
+    task<step> read_response_head(origin_link& link, std::optional<response_parser>& rp,
                                                     exchange& x);
-    boost::asio::awaitable<bool> relay_response(origin_link& link, response_parser& rp, exchange& x);
-    boost::asio::awaitable<void> tunnel(origin_link& link, exchange& x);
+    task<bool> relay_response(origin_link& link, response_parser& rp, exchange& x);
+    task<void> tunnel(origin_link& link, exchange& x);
 
     // One body moved from `from` to `to`, re-framed (chunked or as is), bounded buffer, deadlines
     // per phase. Serves both directions.
@@ -179,16 +179,16 @@ private:
         boost::system::error_code write_ec;  // from `to`
     };
     template <class Parser>
-    boost::asio::awaitable<pump_result> pump(transport& from, boost::beast::flat_buffer& from_buf, Parser& parser,
+    task<pump_result> pump(transport& from, boost::beast::flat_buffer& from_buf, Parser& parser,
                                              transport& to, pump_spec const& spec);
 
     // The edge's own answer for `f`. Returns whether the connection may carry another request.
-    boost::asio::awaitable<bool> answer(failure f, exchange& x, bool keep_alive);
+    task<bool> answer(failure f, exchange& x, bool keep_alive);
     // Writes `bytes` to the client under the write deadline; counts them.
-    boost::asio::awaitable<bool> write_client(std::string_view bytes, exchange& x);
+    task<bool> write_client(std::string_view bytes, exchange& x);
     // After an answer with request body still unsent by the client: stop writing, read and drop
     // the rest for a bounded time and size, then close (RFC 9112 9.6), so the client sees the answer.
-    boost::asio::awaitable<void> linger();
+    task<void> linger();
     void finish(exchange& x);
     std::string_view cut_reason(boost::system::error_code const& ec) const noexcept;
 

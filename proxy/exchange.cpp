@@ -30,7 +30,6 @@ namespace edge522 {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -178,7 +177,7 @@ void exchange::take_request_line(request_parser const& p, beast::flat_buffer con
     target = line.substr(0, line.find(' '));
 }
 
-net::awaitable<bool> client_session::forward(config::origin const& o, request_parser& parser, exchange& x,
+task<bool> client_session::forward(config::origin const& o, request_parser& parser, exchange& x,
                                              request_target const& t) {
     x.o = &o;
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
@@ -228,7 +227,7 @@ bool client_session::write_forwarded_head(config::origin const& o, request_parse
     return false;
 }
 
-net::awaitable<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,
+task<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,
                                                                   request_parser& parser, exchange& x,
                                                                   bool may_retry) {
     x.early_response = false;
@@ -279,7 +278,7 @@ bool client_session::take_pooled(std::optional<origin_link>& link, config::origi
     return true;
 }
 
-net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
+task<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
                                              bool fresh_only) {
     auto const& rt = *x.rt;
     auto const& egress = rt.egress[rt.index_of(o)];
@@ -330,7 +329,7 @@ net::awaitable<void> client_session::acquire(std::optional<origin_link>& link, c
     }
 }
 
-net::awaitable<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& socket,
+task<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& socket,
                                             tls::origin_context* ctx, config::host_port const& server,
                                             std::string const& key, exchange& x) {
     auto const limit = x.cfg().timeouts.tls_handshake;
@@ -356,7 +355,7 @@ net::awaitable<void> client_session::secure(std::optional<origin_link>& link, tc
     link.emplace(origin_link{std::move(conn), &key, false, beast::flat_buffer(origin_buffer_max(x))});
 }
 
-net::awaitable<client_session::step> client_session::send_request(origin_link& link, std::string_view head,
+task<client_session::step> client_session::send_request(origin_link& link, std::string_view head,
                                                                   request_parser& parser, exchange& x) {
     auto const& o = *x.o;
     if (x.expect_continue && !parser.is_done() && !x.continue_sent) {
@@ -414,7 +413,7 @@ net::awaitable<client_session::step> client_session::send_request(origin_link& l
     co_return co_await send_body(link, parser, x);
 }
 
-net::awaitable<client_session::step> client_session::send_body(origin_link& link, request_parser& parser,
+task<client_session::step> client_session::send_body(origin_link& link, request_parser& parser,
                                                                exchange& x) {
     using namespace net::experimental::awaitable_operators;
     auto const& cfg = x.cfg();
@@ -427,7 +426,7 @@ net::awaitable<client_session::step> client_session::send_body(origin_link& link
                          &x.body_consumed, link.reused ? &x.replay : nullptr, &x.replay_overflow};
     // The body streams to the origin while the edge watches the origin for an early answer (a 413
     // or 401 sent before it read the body): that answer wins, and the upload stops.
-    auto readable = [](transport& t) -> net::awaitable<void> {
+    auto readable = [](transport& t) -> task<void> {
         co_await t.socket().async_wait(tcp::socket::wait_read, use_nothrow);
     };
     auto r = co_await (pump(client_, buffer_, parser, link.conn, spec) || readable(link.conn));
@@ -472,7 +471,7 @@ net::awaitable<client_session::step> client_session::send_body(origin_link& link
     co_return step::ok;
 }
 
-net::awaitable<client_session::step> client_session::read_response_head(origin_link& link,
+task<client_session::step> client_session::read_response_head(origin_link& link,
                                                                         std::optional<response_parser>& rp,
                                                                         exchange& x) {
     auto const& cfg = x.cfg();
@@ -564,7 +563,7 @@ net::awaitable<client_session::step> client_session::read_response_head(origin_l
     co_return step::ok;
 }
 
-net::awaitable<bool> client_session::relay_response(origin_link& link, response_parser& rp, exchange& x) {
+task<bool> client_session::relay_response(origin_link& link, response_parser& rp, exchange& x) {
     auto const& cfg = x.cfg();
     auto const& o = *x.o;
     auto& res = rp.get();
@@ -640,7 +639,7 @@ net::awaitable<bool> client_session::relay_response(origin_link& link, response_
 }
 
 template <class Parser>
-net::awaitable<client_session::pump_result> client_session::pump(transport& from, beast::flat_buffer& from_buf,
+task<client_session::pump_result> client_session::pump(transport& from, beast::flat_buffer& from_buf,
                                                                  Parser& parser, transport& to,
                                                                  pump_spec const& spec) {
     // Beast sizes each read by the buffer's free capacity: give a body that is still to come room
@@ -711,7 +710,7 @@ net::awaitable<client_session::pump_result> client_session::pump(transport& from
     co_return r;
 }
 
-net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
+task<void> client_session::tunnel(origin_link& link, exchange& x) {
     using namespace net::experimental::awaitable_operators;
     auto const idle = x.cfg().timeouts.tunnel_idle;
     origin_ = &link.conn;
@@ -738,7 +737,7 @@ net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
     // close_notify written while the other direction reads the same stream, which Asio's ssl::stream
     // cannot do; the TLS peer gets its close_notify once the tunnel is over.
     bool const half_close = !client_.is_tls() && !link.conn.is_tls();
-    auto one_way = [&](transport& from, transport& to, std::uint64_t* counted) -> net::awaitable<void> {
+    auto one_way = [&](transport& from, transport& to, std::uint64_t* counted) -> task<void> {
         std::unique_ptr<char[]> buf(new char[16 * 1024]);
         for (;;) {
             auto [rec, n] = co_await from.async_read_some(net::buffer(buf.get(), 16 * 1024), use_nothrow);
@@ -771,10 +770,10 @@ net::awaitable<void> client_session::tunnel(origin_link& link, exchange& x) {
     if (aborted_) x.cut = "drain";
 }
 
-template net::awaitable<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
+template task<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
                                                                           request_parser&, transport&,
                                                                           pump_spec const&);
-template net::awaitable<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
+template task<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,
                                                                           response_parser&, transport&,
                                                                           pump_spec const&);
 

@@ -139,7 +139,7 @@ std::optional<fault_choice> decide(std::vector<active_fault> const& faults, std:
     return std::nullopt;
 }
 
-boost::asio::awaitable<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
+task<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
                                                 config::host_port const& server,
                                                 config::origin_timeouts const& timeouts,
                                                 std::chrono::milliseconds dns_timeout, connect_policy const& policy,

@@ -17,7 +17,6 @@ namespace edge522 {
 
 namespace net = boost::asio;
 namespace http = boost::beast::http;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -100,7 +99,7 @@ bool head_from_buffer(boost::beast::flat_buffer& buf, Parser& parser, std::size_
 }
 
 template <class Parser>
-net::awaitable<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
+task<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
                                            std::size_t limit, bool response, head_result so_far) {
     head_result r = so_far;  // (a local: GCC 12 and assignments to a coroutine's parameters)
     bool status_checked = !response;
@@ -158,18 +157,18 @@ bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, 
     return head_from_buffer(buf, parser, limit, false, status_checked, r);
 }
 
-net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, request_parser& parser,
+task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, request_parser& parser,
                                       std::size_t limit, head_result so_far) {
     return read_head_impl(t, buf, parser, limit, false, so_far);
 }
 
-net::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, response_parser& parser,
+task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, response_parser& parser,
                                       std::size_t limit) {
     return read_head_impl(t, buf, parser, limit, true, head_result{});
 }
 
 template <class Parser>
-net::awaitable<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
+task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
                                                          Parser& parser) {
     auto& body = parser.get().body();
     std::size_t const room_before = body.size;
@@ -200,7 +199,7 @@ net::awaitable<boost::system::error_code> read_body_some(transport& t, boost::be
 }
 
 template <class ConstBuffers>
-net::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
+task<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
                                                                              std::size_t done) {
     boost::beast::buffers_suffix<ConstBuffers> rest(b);
     rest.consume(done);
@@ -208,15 +207,15 @@ net::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(tr
     co_return std::tuple{ec, done + n};
 }
 
-template net::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport&, net::const_buffer,
+template task<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport&, net::const_buffer,
                                                                                       std::size_t);
-template net::awaitable<std::tuple<boost::system::error_code, std::size_t>>
+template task<std::tuple<boost::system::error_code, std::size_t>>
 write_rest(transport&, std::span<net::const_buffer const>, std::size_t);
 template std::size_t put_nothrow(request_parser&, net::const_buffer, boost::system::error_code&) noexcept;
 template std::size_t put_nothrow(response_parser&, net::const_buffer, boost::system::error_code&) noexcept;
-template net::awaitable<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
+template task<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
                                                                   request_parser&);
-template net::awaitable<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
+template task<boost::system::error_code> read_body_some(transport&, boost::beast::flat_buffer&,
                                                                   response_parser&);
 
 } // namespace edge522

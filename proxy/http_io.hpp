@@ -82,9 +82,9 @@ struct head_result {
 // wake): read_buffered_head() parses what is there, without a coroutine; true when `r` is final,
 // false when more bytes are needed: read_head() then goes on from `r`.
 bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, std::size_t limit, head_result& r);
-boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
+task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
                                               request_parser& parser, std::size_t limit, head_result so_far = {});
-boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
+task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
                                               response_parser& parser, std::size_t limit);
 
 // A write is tried at once first (transport::write_now(): the whole of most writes, without a
@@ -93,14 +93,14 @@ boost::asio::awaitable<head_result> read_head(transport& t, boost::beast::flat_b
 //     std::size_t n = t.write_now(b, ec);
 //     if (!ec && n < net::buffer_size(b)) std::tie(ec, n) = co_await write_rest(t, b, n);
 template <class ConstBuffers>
-boost::asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
+task<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
                                                                                      std::size_t done);
 
 // Feeds what `buf` holds to the parser (consuming what it took), reading more only when the parser
 // needs it. For body reads: the parser's buffer_body must have room. Returns with at least one
 // byte of body in the body buffer, the message done, or an error (need_buffer is not an error).
 template <class Parser>
-boost::asio::awaitable<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
+task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
                                                                  Parser& parser);
 
 // parser.put() that never throws: anything Beast throws becomes an error code.

@@ -21,7 +21,6 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using tcp = net::ip::tcp;
 using clock_type = std::chrono::steady_clock;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -94,7 +93,7 @@ std::string errno_name(boost::system::error_code const& ec) {
     return ec.message();
 }
 
-net::awaitable<void> sleep_until(clock_type::time_point t) {
+task<void> sleep_until(clock_type::time_point t) {
     net::steady_timer timer(co_await net::this_coro::executor, t);
     co_await timer.async_wait(use_nothrow);
 }
@@ -104,7 +103,7 @@ namespace {
 // The addresses a name resolves to, under `dns_timeout`, into `endpoints`; none (and r.why, r.ec,
 // r.dns_time set) when it does not. Its own coroutine: a pending connect does not hold the
 // resolver's state.
-net::awaitable<void> resolve(config::host_port const& server, std::chrono::milliseconds dns_timeout,
+task<void> resolve(config::host_port const& server, std::chrono::milliseconds dns_timeout,
                              connect_result& r, std::vector<tcp::endpoint>& endpoints) {
     auto const t0 = clock_type::now();
     auto st = std::make_shared<resolve_state>(co_await net::this_coro::executor);
@@ -193,7 +192,7 @@ void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeo
 // The coroutine keeps only what a pending connect needs (its frame is held by every request pending
 // on a blackholed origin): the addresses, the clock, the deadline's timer; the rest is done by the
 // plain functions above.
-net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
+task<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
                                     config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
                                     connect_policy const& policy) {
     r = connect_result{};
@@ -227,7 +226,7 @@ net::awaitable<void> connect_origin(connect_result& r, net::io_context::executor
             r.stream->cancel(cec);
         });
         std::tie(r.ec) = co_await r.stream->async_connect(endpoints[i], use_nothrow);
-        if (timer.cancel() == 0 && !expired) co_await net::post(ex, net::use_awaitable);
+        if (timer.cancel() == 0 && !expired) co_await net::post(ex, use_task);
         if (!r.ec) break;
         if (expired) {
             r.ec = beast::error::timeout;

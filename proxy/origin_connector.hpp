@@ -44,13 +44,13 @@ struct connect_result {
 // out as a return value: that would be one more connect_result in the caller's coroutine frame for
 // as long as the connect pends.
 // `ex` is the executor of the new socket (the calling coroutine's worker).
-boost::asio::awaitable<void> connect_origin(connect_result& r, boost::asio::io_context::executor_type ex,
+task<void> connect_origin(connect_result& r, boost::asio::io_context::executor_type ex,
                                             config::host_port const& server,
                                             config::origin_timeouts const& timeouts,
                                             std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
 
 // Waits until `t` on the calling coroutine's executor (a connect deadline, an emulated fault's time).
-boost::asio::awaitable<void> sleep_until(std::chrono::steady_clock::time_point t);
+task<void> sleep_until(std::chrono::steady_clock::time_point t);
 
 // "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
 std::string errno_name(boost::system::error_code const& ec);

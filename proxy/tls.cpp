@@ -513,10 +513,9 @@ std::unique_ptr<transport::tls_stream> make_origin_stream(tcp_socket socket, ori
     return s;
 }
 
-net::awaitable<handshake_result> handshake_origin(transport::tls_stream& s, origin_context const& ctx,
+task<handshake_result> handshake_origin(transport::tls_stream& s, origin_context const& ctx,
                                                   std::chrono::milliseconds limit) {
     using namespace net::experimental::awaitable_operators;
-    constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
     auto const t0 = clock::now();
     net::steady_timer timer(s.get_executor(), t0 + limit);
     auto r = co_await (s.async_handshake(ssl::stream_base::client, use_nothrow) || timer.async_wait(use_nothrow));

@@ -15,7 +15,6 @@ namespace edge522 {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 heap_levers heap{[] () noexcept { ::malloc_trim(0); }, [](bool) noexcept {}};
 
@@ -41,7 +40,7 @@ constexpr int accept_batch = 64;
 
 } // namespace
 
-net::awaitable<void> accept_loop(worker& w, worker::listener& l) {
+task<void> accept_loop(worker& w, worker::listener& l) {
     auto& a = l.acceptor;
     net::steady_timer backoff(a.get_executor());
     boost::system::error_code nec;

@@ -172,7 +172,7 @@ private:
         boost::asio::ip::tcp::acceptor acceptor;
         bool tls = false;
     };
-    friend boost::asio::awaitable<void> accept_loop(worker& w, listener& l);
+    friend task<void> accept_loop(worker& w, listener& l);
     // An accepted connection becomes a session, unless the worker drains or is at max_connections.
     void admit(tcp_socket socket, bool tls);
 

@@ -31,7 +31,6 @@ namespace edge522::tools {
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 namespace {
 
@@ -47,7 +46,7 @@ struct verdict {
 };
 
 // The GET of a URL probe and its response head, under the read deadline, over either transport.
-net::awaitable<void> get_head(probe_options const& o, transport& conn, config::host_port const& server,
+task<void> get_head(probe_options const& o, transport& conn, config::host_port const& server,
                               std::string const& path, config::origin_timeouts const& t, verdict& v) {
     using namespace net::experimental::awaitable_operators;
     std::string const req = "GET " + path + " HTTP/1.1\r\nHost: " + server.host +
@@ -55,7 +54,7 @@ net::awaitable<void> get_head(probe_options const& o, transport& conn, config::h
     auto const t0 = std::chrono::steady_clock::now();
     boost::beast::flat_buffer buf;
     response_parser rp;
-    auto exchange = [&]() -> net::awaitable<boost::system::error_code> {
+    auto exchange = [&]() -> task<boost::system::error_code> {
         auto [wec, wn] = co_await net::async_write(conn, net::buffer(req), use_nothrow);
         if (wec) co_return wec;
         auto r = co_await read_head(conn, buf, rp, 64 * 1024);
@@ -83,7 +82,7 @@ net::awaitable<void> get_head(probe_options const& o, transport& conn, config::h
     v.cause = "the origin answered HTTP " + std::to_string(v.origin_status);
 }
 
-net::awaitable<verdict> probe(net::io_context::executor_type ex, probe_options const& o, config::host_port server,
+task<verdict> probe(net::io_context::executor_type ex, probe_options const& o, config::host_port server,
                               std::string path, bool send_get, bool https) {
     verdict v;
     config::origin_timeouts t;
