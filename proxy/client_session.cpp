@@ -313,12 +313,11 @@ task<bool> client_session::wait_for_request() {
 }
 
 task<bool> client_session::serve(bool first) {
-    auto rt = worker_.current();  // this request's config generation, kept until it ends
-    auto const& cfg = *rt->cfg;
-    if (!first) arm(phase::head, clock::now() + cfg.timeouts.client_header);
-    exchange x(*rt, worker_.rays().next(cfg.edge.colo));
+    // The exchange keeps the request's config generation (worker_.current()) until it ends.
+    exchange x(worker_.current(), worker_.rays().next(worker_.current()->cfg->edge.colo));
+    if (!first) arm(phase::head, clock::now() + x.cfg().timeouts.client_header);
     request_parser parser;
-    parser.header_limit(limit32(cfg.edge.max_request_header));
+    parser.header_limit(limit32(x.cfg().edge.max_request_header));
     parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole
     x.parser = &parser;
     bool more = false;
@@ -334,8 +333,7 @@ task<bool> client_session::serve(bool first) {
 
 task<bool> client_session::start_tls() {
     auto const rt = worker_.current();
-    tls_contexts_ = rt->server_tls;
-    if (!tls_contexts_) co_return false;  // cannot happen: HTTPS listeners exist only with certificates
+    if (!rt->server_tls) co_return false;  // cannot happen: HTTPS listeners exist only with certificates
     arm(phase::handshake, accepted_at_ + rt->cfg->timeouts.client_header);
     // The first byte decides: a TLS record (0x16), or a plain HTTP request on the wrong port.
     unsigned char first = 0;
@@ -351,7 +349,9 @@ task<bool> client_session::start_tls() {
         co_await answer_plain_http();
         co_return false;
     }
-    client_ = transport(std::make_unique<transport::tls_stream>(std::move(client_.socket()), tls_contexts_->context()));
+    auto stream = std::make_unique<transport::tls_stream>(std::move(client_.socket()), rt->server_tls->context());
+    stream->owner = rt->server_tls;  // the certificates (and the SNI callback) its handshake uses
+    client_ = transport(std::move(stream));
     auto [ec] = co_await client_.tls()->async_handshake(net::ssl::stream_base::server, use_nothrow);
     disarm();
     if (ec) {
@@ -366,12 +366,11 @@ task<bool> client_session::start_tls() {
 }
 
 task<void> client_session::answer_plain_http() {
-    auto const rt = worker_.current();
-    exchange x(*rt, worker_.rays().next(rt->cfg->edge.colo));
+    exchange x(worker_.current(), worker_.rays().next(worker_.current()->cfg->edge.colo));
     x.method = "-";
     x.fail(failure::bad_request, "tls", "plain HTTP request sent to the HTTPS port");
     wire_.clear();
-    rt->pages.write_plain_http_on_tls(wire_, x.ray);
+    x.rt->pages.write_plain_http_on_tls(wire_, x.ray);
     x.status = 400;
     co_await write_client(wire_, x);
     finish(x);
@@ -399,46 +398,56 @@ void client_session::close_now() noexcept {
 }
 
 task<bool> client_session::read_request(exchange& x, request_parser& parser, request_target& t) {
-    auto const& cfg = x.cfg();
-    auto const limit = static_cast<std::size_t>(cfg.edge.max_request_header);
+    auto const limit = static_cast<std::size_t>(x.cfg().edge.max_request_header);
     head_result r;
     if (!read_buffered_head(buffer_, parser, limit, r)) r = co_await read_head(client_, buffer_, parser, limit, r);
     disarm();
+    failure f = failure::bad_request;
+    auto const v = judge_request(r, x, parser, t, f);
+    if (v == verdict::answer) co_await answer(f, x, false);
+    co_return v == verdict::serve;
+}
+
+client_session::verdict client_session::judge_request(head_result const& r, exchange& x, request_parser& parser,
+                                                       request_target& t, failure& f) {
+    auto const& cfg = x.cfg();
     if (r.status != head_status::ok) {
         x.take_request_line(parser, buffer_);  // for the log line: what the client appeared to ask
         if (r.status == head_status::too_large || r.status == head_status::field_too_large) {
-            x.fail(failure::header_too_large, "client_header",
+            f = failure::header_too_large;
+            x.fail(f, "client_header",
                    r.status == head_status::field_too_large
                        ? "a request header line over " + std::to_string(max_field_line) + " bytes"
                        : r.bytes < cfg.edge.max_request_header
                            ? std::string("a folded (obs-fold) request header value over 4 KiB")
                            : "request head over " + std::to_string(cfg.edge.max_request_header) + " bytes");
-            co_await answer(failure::header_too_large, x, false);
-        } else if (r.status == head_status::error && r.bytes > 0 &&
-                   timed_out_as(r.ec, phase::head) == beast::error::timeout) {
-            // Some bytes arrived but not a whole head in time: 408, as nginx and Cloudflare do.
-            x.fail(failure::request_timeout, "client_header",
-                   "request head not complete within " + config::format_duration(cfg.timeouts.client_header));
-            co_await answer(failure::request_timeout, x, false);
-        } else if (r.status == head_status::closed || r.ec == http::error::partial_message ||
-                   r.ec == net::error::operation_aborted || r.ec == net::error::connection_reset) {
-            // The client went away (or we are draining): nothing to answer.
-        } else {
-            x.fail(failure::bad_request, "client_header", "malformed request: " + r.ec.message());
-            co_await answer(failure::bad_request, x, false);
+            return verdict::answer;
         }
-        co_return false;
+        if (r.status == head_status::error && r.bytes > 0 &&
+            timed_out_as(r.ec, phase::head) == beast::error::timeout) {
+            // Some bytes arrived but not a whole head in time: 408, as nginx and Cloudflare do.
+            f = failure::request_timeout;
+            x.fail(f, "client_header",
+                   "request head not complete within " + config::format_duration(cfg.timeouts.client_header));
+            return verdict::answer;
+        }
+        if (r.status == head_status::closed || r.ec == http::error::partial_message ||
+            r.ec == net::error::operation_aborted || r.ec == net::error::connection_reset)
+            return verdict::close;  // the client went away (or we are draining): nothing to answer
+        f = failure::bad_request;
+        x.fail(f, "client_header", "malformed request: " + r.ec.message());
+        return verdict::answer;
     }
 
     auto const& req = parser.get();
     x.take_request(parser);
     if (x.transfer_encoded && req.version() < 11) {
         // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (a smuggling vector).
-        x.fail(failure::bad_request, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
-        co_await answer(failure::bad_request, x, false);
-        co_return false;
+        f = failure::bad_request;
+        x.fail(f, "client_header", "Transfer-Encoding in an HTTP/1.0 request");
+        return verdict::answer;
     }
-    if (failure f; x.transfer_encoded) {
+    if (x.transfer_encoded) {
         // RFC 9112 6.1: a transfer-coding we do not understand (chunked must come last, once).
         if (auto why = judge_transfer_encoding(req, f); !why.empty() || !parser.chunked()) {
             if (why.empty()) {
@@ -446,18 +455,18 @@ task<bool> client_session::read_request(exchange& x, request_parser& parser, req
                 why = "unsupported Transfer-Encoding";
             }
             x.fail(f, "client_header", std::move(why));
-            co_await answer(f, x, false);
-            co_return false;
+            return verdict::answer;
         }
     }
-    t = resolve_target(req, static_cast<std::size_t>(cfg.edge.max_url));
+    std::string why;
+    t = resolve_target(req, static_cast<std::size_t>(cfg.edge.max_url), why);
     x.host = t.host;
     if (!t.ok()) {
-        x.fail(t.error, "client_header", t.why);
-        co_await answer(t.error, x, false);
-        co_return false;
+        f = t.error;
+        x.fail(f, "client_header", std::move(why));
+        return verdict::answer;
     }
-    co_return true;
+    return verdict::serve;
 }
 
 config::origin const* client_session::route(exchange& x, request_target const& t, failure& answer) {
@@ -504,7 +513,7 @@ task<bool> client_session::answer(failure f, exchange& x, bool keep_alive) {
     x.rt->pages.write(wire_,
                       page_request{f, x.host, x.ray, client_ip_, x.failure_name.empty() ? std::string_view{} : x.diagnosis,
                                    std::chrono::system_clock::now()},
-                      negotiate(x.accept), keep_alive, x.version < 11, x.head_request);
+                      negotiate(x.accept()), keep_alive, x.version < 11, x.head_request);
     x.status = info(f).status;
     (void)cfg;
     bool const ok = co_await write_client(wire_, x);

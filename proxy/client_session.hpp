@@ -117,6 +117,10 @@ private:
     // The request: read and judged; its target into `t`. false: answered (or the client went
     // away); stop.
     task<bool> read_request(exchange& x, request_parser& parser, request_target& t);
+    // The request read (`r`), judged without I/O: serve it; answer it with `f` (x.fail says why:
+    // 400, 408, 431, 414, 501); or close (the client went away). Not part of read_request()'s frame.
+    enum class verdict { serve, answer, close };
+    verdict judge_request(head_result const& r, exchange& x, request_parser& parser, request_target& t, failure& f);
     // Where the request goes, decided without I/O: its origin, or null and the edge's own answer
     // (`answer`: access denied, a /cdn-cgi/error/CODE preview, no origin for the host). Not a
     // coroutine: a request pending on its origin holds no frame for it.
@@ -223,7 +227,6 @@ private:
     bool tunnel_ = false;
     bool aborted_ = false;       // drain_timeout passed: in-flight work is being cut
     bool tls_ = false;           // accepted on an HTTPS listener
-    std::shared_ptr<tls::server_contexts> tls_contexts_;  // the certificates its handshake used
     std::string client_ip_;
     boost::asio::ip::address client_addr_;  // for access rules (IPv4-mapped IPv6 shown as IPv4)
     std::string wire_;  // an outgoing head being written; reused across requests

@@ -124,6 +124,13 @@ bool decide_fault(config::origin const& o, request_parser const& parser, exchang
 
 } // namespace
 
+std::string_view exchange::accept() const noexcept {
+    if (!parser || !parser->is_header_done()) return {};
+    auto const& req = parser->get();
+    auto const it = req.find(http::field::accept);
+    return it == req.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 void exchange::take_request(request_parser const& p) {
     auto const& req = p.get();
     method = req.method_string();
@@ -131,15 +138,12 @@ void exchange::take_request(request_parser const& p) {
     version = req.version();
     head_request = req.method() == http::verb::head;
     keep_alive = p.keep_alive() && cfg().timeouts.client_idle.count() > 0;
-    // One pass over the fields (each req[...] is a tree search): the first Accept, Expect and TE,
-    // as req[...] would give, and whether Upgrade and Transfer-Encoding fields are there at all.
+    // One pass over the fields (each req[...] is a tree search): the first Expect and TE, as
+    // req[...] would give, and whether Upgrade and Transfer-Encoding fields are there at all.
     std::string_view expect, te;
-    bool has_accept = false, has_expect = false, has_te = false, has_upgrade = false;
+    bool has_expect = false, has_te = false, has_upgrade = false;
     for (auto const& f : req) {
         switch (f.name()) {
-        case http::field::accept:
-            if (!std::exchange(has_accept, true)) accept = f.value();
-            break;
         case http::field::expect:
             if (!std::exchange(has_expect, true)) expect = f.value();
             break;
@@ -305,7 +309,7 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
         if (cr.why != failure::dns_failed || cr.stream)
             m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
         x.server = cr.address;
-        x.connect_ms = static_cast<long>(cr.connect_time.count() / 1000);
+        x.connect_ms = static_cast<std::int32_t>(cr.connect_time.count() / 1000);
         failure why = cr.why;
         if (!cr.stream) {
             x.fail(why, why == failure::dns_failed ? "dns" : "connect",
@@ -559,7 +563,7 @@ task<client_session::step> client_session::read_response_head(origin_link& link,
                "origin " + x.server + " switched protocols (101) though no upgrade was asked for");
         co_return step::failed;
     }
-    x.first_byte_ms = ms_since(waited_from);
+    x.first_byte_ms = static_cast<std::int32_t>(ms_since(waited_from));
     co_return step::ok;
 }
 

@@ -16,10 +16,10 @@ namespace http = boost::beast::http;
 
 namespace {
 
-request_target refuse(failure f, std::string why) {
+request_target refuse(failure f, std::string& why, std::string reason) {
     request_target t;
     t.error = f;
-    t.why = std::move(why);
+    why = std::move(reason);
     return t;
 }
 
@@ -120,13 +120,13 @@ bool valid_host_port(std::string_view authority) noexcept {
     return true;
 }
 
-request_target resolve_target(http::request_header<> const& req, std::size_t max_url) {
+request_target resolve_target(http::request_header<> const& req, std::size_t max_url, std::string& why) {
     std::string_view const target = req.target();
     if (target.size() > max_url)
-        return refuse(failure::uri_too_long, "request target of " + std::to_string(target.size()) +
+        return refuse(failure::uri_too_long, why, "request target of " + std::to_string(target.size()) +
                                                  " bytes, over the " + std::to_string(max_url) + "-byte limit");
     auto const host = lookup_field(req, http::field::host);
-    if (host.count > 1) return refuse(failure::bad_request, "more than one Host field");
+    if (host.count > 1) return refuse(failure::bad_request, why, "more than one Host field");
     std::string_view const host_field = host.first;
 
     request_target t;
@@ -134,20 +134,20 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
         t.target = target;
         t.authority = host_field;
     } else if (target == "*") {
-        if (req.method() != http::verb::options) return refuse(failure::bad_request, "\"*\" target outside OPTIONS");
+        if (req.method() != http::verb::options) return refuse(failure::bad_request, why, "\"*\" target outside OPTIONS");
         t.target = target;
         t.authority = host_field;
     } else if (req.method() == http::verb::connect) {
-        return refuse(failure::not_implemented, "CONNECT is not supported by an edge");
+        return refuse(failure::not_implemented, why, "CONNECT is not supported by an edge");
     } else {
         // absolute-form (RFC 9112 3.2.2): the target's authority wins over Host.
         auto u = boost::urls::parse_absolute_uri(target);
-        if (!u) return refuse(failure::bad_request, "request target is neither origin-form nor a valid absolute URI");
+        if (!u) return refuse(failure::bad_request, why, "request target is neither origin-form nor a valid absolute URI");
         if (!boost::beast::iequals(u->scheme(), "http") && !boost::beast::iequals(u->scheme(), "https"))
-            return refuse(failure::bad_request, "absolute-form target with a scheme other than http or https");
-        if (u->has_userinfo()) return refuse(failure::bad_request, "absolute-form target with userinfo");
+            return refuse(failure::bad_request, why, "absolute-form target with a scheme other than http or https");
+        if (u->has_userinfo()) return refuse(failure::bad_request, why, "absolute-form target with userinfo");
         t.authority = u->encoded_host_and_port();
-        if (!valid_host_port(t.authority)) return refuse(failure::bad_request, "absolute-form target without a valid host");
+        if (!valid_host_port(t.authority)) return refuse(failure::bad_request, why, "absolute-form target without a valid host");
         // The path and query, as a view into the target: the origin gets origin-form.
         auto const path = u->encoded_path();
         if (path.empty()) {
@@ -161,12 +161,13 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
     }
     if (!t.absolute_form) {
         if (host_field.empty()) {
-            if (req.version() >= 11) return refuse(failure::bad_request, "HTTP/1.1 request without a Host");
+            if (req.version() >= 11) return refuse(failure::bad_request, why, "HTTP/1.1 request without a Host");
         } else if (!valid_host_port(host_field)) {
-            return refuse(failure::bad_request, "Host is not a valid host[:port]");
+            return refuse(failure::bad_request, why, "Host is not a valid host[:port]");
         }
     }
     t.host = lowercase_host(t.authority);
+    t.valid = true;
     return t;
 }
 

@@ -20,15 +20,15 @@ struct request_target {
     std::string_view target;      // what the origin gets: origin-form, or "*" for OPTIONS
     std::string target_buf;       // set instead when the origin-form had to be built ("http://h?q")
     bool absolute_form = false;
-    // On failure: what to answer and why ("" on success).
-    failure error = failure::bad_request;
-    std::string why;
-    bool ok() const noexcept { return why.empty(); }
+    bool valid = false;
+    failure error = failure::bad_request;  // what to answer when not valid
+    bool ok() const noexcept { return valid; }
     std::string_view origin_target() const noexcept { return target_buf.empty() ? target : std::string_view(target_buf); }
 };
 
-// `max_url`: the longest target accepted (-> 414 beyond).
-request_target resolve_target(boost::beast::http::request_header<> const& req, std::size_t max_url);
+// `max_url`: the longest target accepted (-> 414 beyond). When the result is not ok(), `why` says
+// why (an out-parameter: the target is held as long as its exchange, the reason only until logged).
+request_target resolve_target(boost::beast::http::request_header<> const& req, std::size_t max_url, std::string& why);
 
 // Judges a request's Transfer-Encoding fields (RFC 9112 6.1, 7): "" when acceptable (absent, or a
 // list of known codings ending in exactly one chunked); otherwise why, with `error` set to 400 (not

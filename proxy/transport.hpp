@@ -53,6 +53,10 @@ class tls_stream : public boost::asio::ssl::stream<tcp_socket> {
 public:
     using boost::asio::ssl::stream<tcp_socket>::stream;
 
+    // What its SSL_CTX belongs to (a listener's certificates, whose SNI callback the handshake
+    // calls), kept as long as the stream: not in every plain connection's session.
+    std::shared_ptr<void const> owner;
+
 private:
     friend class transport;
     std::string gathered_;

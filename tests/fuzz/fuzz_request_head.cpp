@@ -210,7 +210,9 @@ void run(std::string_view in, std::size_t max_request_header) {
             failure f{};
             if (!judge_transfer_encoding(req, f).empty() || !p.chunked()) return;  // 400 / 501, close
         }
-        auto const t = resolve_target(req, max_url);
+        std::string why;
+        auto const t = resolve_target(req, max_url, why);
+        FUZZ_CHECK(t.ok() == why.empty());
         if (!t.ok()) return;  // 414 / 400 / 501, close
         FUZZ_CHECK(req.target().size() <= max_url);
         FUZZ_CHECK(!t.origin_target().empty());
