@@ -50,6 +50,7 @@ namespace edge522 {
 struct request_target;
 struct exchange;
 struct origin_link;
+struct connect_result;
 
 class client_session : public std::enable_shared_from_this<client_session>, public session_hook {
 public:
@@ -142,6 +143,9 @@ private:
     // more copy in the caller's coroutine frame too, held as long as a connect pends.
     task<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
                                          bool fresh_only);
+    // After a connect (cr): the metrics and the exchange's record of it; false (and x.fail) when it
+    // failed. Not a coroutine: acquire()'s frame keeps none of it.
+    bool connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
     // `link` is set, or stays empty and x.error says why (525 or 526).
     task<void> secure(std::optional<origin_link>& link, tcp_socket& socket,

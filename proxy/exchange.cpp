@@ -262,6 +262,13 @@ task<client_session::round> client_session::exchange_on(origin_link& link, std::
 
 namespace {
 
+// Where a new connection to `o` comes from (the request's egress address), and the origin's
+// emulated firewall.
+connect_policy policy_for(config::origin const& o, exchange const& x) {
+    auto const& egress = x.rt->egress[x.rt->index_of(o)];
+    return {egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow, o.firewall};
+}
+
 // The origin's bytes not yet parsed: room for the longest head plus one relay read.
 std::size_t origin_buffer_max(exchange const& x) noexcept {
     return static_cast<std::size_t>(x.cfg().edge.max_response_header) + exchange::relay_chunk;
@@ -283,54 +290,50 @@ bool client_session::take_pooled(std::optional<origin_link>& link, config::origi
 }
 
 task<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
-                                             bool fresh_only) {
-    auto const& rt = *x.rt;
-    auto const& egress = rt.egress[rt.index_of(o)];
-    bool const fresh_fault = x.fault_needs_new_connection();
+                                   bool fresh_only) {
     bool const emulated = x.fault_at_connect();
-    for (std::size_t si = 0, attempt = 0;;) {
-        auto const& server = o.servers[si];
-        auto const& key = rt.pool_key(o, si, x.egress);
-        if (si > 0)  // forward() tried the first server's pool
-            if (take_pooled(link, o, si, x, fresh_only)) co_return;
+    for (std::size_t si = 0;; ++si) {
+        if (si > 0 && take_pooled(link, o, si, x, fresh_only)) co_return;  // forward() tried server 0's pool
         // A new connection takes a round trip at least, or up to the connect timeout: the
         // client's read buffer, empty while no body is left to read, is not held meanwhile (4 KiB
         // of every request pending on a blackholed origin).
         if (buffer_.size() == 0) buffer_.shrink_to_fit();
-        auto& m = worker_.metrics();
-        ++m.connects_pending;
-        connect_policy policy{egress.empty() ? std::nullopt : std::optional(egress[x.egress]), &o.firewall_allow,
-                              o.firewall};
+        ++worker_.metrics().connects_pending;
+        connect_policy const policy = policy_for(o, x);
         connect_result cr;
-        auto const ex = worker_.context().get_executor();
-        if (emulated) co_await connect_with_fault(cr, ex, server, o.timeouts, x.cfg().timeouts.dns, policy, *x.fault);
-        else co_await connect_origin(cr, ex, server, o.timeouts, x.cfg().timeouts.dns, policy);
-        --m.connects_pending;
-        if (cr.why != failure::dns_failed || cr.stream)
-            m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
-        x.server = cr.address;
-        x.connect_ms = static_cast<std::int32_t>(cr.connect_time.count() / 1000);
-        failure why = cr.why;
-        if (!cr.stream) {
-            x.fail(why, why == failure::dns_failed ? "dns" : "connect",
-                   emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
-        } else if (auto* tctx = rt.tls_for(o); tctx || (fresh_fault && !emulated)) {
+        if (emulated)
+            co_await connect_with_fault(cr, worker_.context().get_executor(), o.servers[si], o.timeouts,
+                                        x.cfg().timeouts.dns, policy, *x.fault);
+        else
+            co_await connect_origin(cr, worker_.context().get_executor(), o.servers[si], o.timeouts,
+                                    x.cfg().timeouts.dns, policy);
+        if (!connected(cr, o, x, emulated)) {
+            // x.error says why: 521, 522, 523, 530
+        } else if (auto* tctx = x.rt->tls_for(o); tctx || (x.fault_needs_new_connection() && !emulated)) {
             // TLS after the TCP handshake, under its own deadline (522 covers only TCP): 525 or 526.
-            co_await secure(link, *cr.stream, tctx, server, key, x);
+            co_await secure(link, *cr.stream, tctx, o.servers[si], x.rt->pool_key(o, si, x.egress), x);
             if (link) co_return;
-            why = x.error;
         } else {
-            link.emplace(origin_link{transport(std::move(*cr.stream)), &key, false, beast::flat_buffer(origin_buffer_max(x))});
+            link.emplace(origin_link{transport(std::move(*cr.stream)), &x.rt->pool_key(o, si, x.egress), false,
+                                     beast::flat_buffer(origin_buffer_max(x))});
             co_return;
         }
         // Cloudflare's zero-downtime failover: once, to the next server, for 521/522/523/525/526.
-        if (o.failover && info(why).failover && attempt == 0 && si + 1 < o.servers.size()) {
-            ++si;
-            ++attempt;
-            continue;
-        }
-        co_return;
+        if (!o.failover || !info(x.error).failover || si > 0 || si + 1 >= o.servers.size()) co_return;
     }
+}
+
+bool client_session::connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated) {
+    auto& m = worker_.metrics();
+    --m.connects_pending;
+    if (cr.why != failure::dns_failed || cr.stream)
+        m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
+    x.server = cr.address;
+    x.connect_ms = static_cast<std::int32_t>(cr.connect_time.count() / 1000);
+    if (cr.stream) return true;
+    x.fail(cr.why, cr.why == failure::dns_failed ? "dns" : "connect",
+           emulated ? x.fault->prefix() + describe_connect(cr, o.timeouts) : describe_connect(cr, o.timeouts));
+    return false;
 }
 
 task<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& socket,

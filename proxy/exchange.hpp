@@ -6,6 +6,7 @@
 #include "proxy/failure.hpp"
 #include "proxy/faults.hpp"
 #include "proxy/http_io.hpp"
+#include "proxy/ray_id.hpp"
 #include "proxy/transport.hpp"
 #include "proxy/worker.hpp"
 
@@ -28,7 +29,7 @@ struct exchange {
     // Requests for /cdn-cgi/error/CODE are counted under this origin label.
     static constexpr std::string_view preview_origin = "cdn-cgi";
 
-    exchange(std::shared_ptr<runtime const> r, std::string ray_id) : rt(std::move(r)), ray(std::move(ray_id)) {}
+    exchange(std::shared_ptr<runtime const> r, ray_id id) : rt(std::move(r)), ray(id) {}
 
     config::config const& cfg() const noexcept { return *rt->cfg; }
     long elapsed_ms() const noexcept {
@@ -57,7 +58,7 @@ struct exchange {
     // every request in flight, the ones pending on a blackholed origin included.
     clock::time_point started = clock::now();
     std::shared_ptr<runtime const> rt;  // the request's config generation, kept until it ends
-    std::string ray;
+    ray_id ray;
     request_parser* parser = nullptr;
 
     // The request

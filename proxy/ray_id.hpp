@@ -3,6 +3,7 @@
 // generator per worker thread (no sharing, no locks); ids are not guaranteed unique, as with
 // Cloudflare's.
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -10,17 +11,35 @@
 
 namespace edge522 {
 
+// One ray id, in place: a request's exchange holds it (no allocation; a std::string of its 20
+// characters would be one).
+class ray_id {
+public:
+    static constexpr std::size_t max_colo = 7;  // config allows 3 letters; longer is cut
+    ray_id() = default;
+    std::string_view view() const noexcept { return {text_, size_}; }
+    operator std::string_view() const noexcept { return view(); }
+
+private:
+    friend class ray_id_generator;
+    char text_[16 + 1 + max_colo] = {};
+    std::uint8_t size_ = 0;
+};
+
 class ray_id_generator {
 public:
     ray_id_generator() : state_(std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32)) {}
     explicit ray_id_generator(std::uint64_t seed) : state_(seed) {}
 
-    std::string next(std::string_view colo) {
+    ray_id next(std::string_view colo) noexcept {
         static constexpr char hex[] = "0123456789abcdef";
+        colo = colo.substr(0, ray_id::max_colo);
+        ray_id out;
         std::uint64_t v = splitmix64();
-        std::string out(16 + 1 + colo.size(), '-');
-        for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = hex[v & 0xf];
-        out.replace(17, colo.size(), colo);
+        for (int i = 15; i >= 0; --i, v >>= 4) out.text_[i] = hex[v & 0xf];
+        out.text_[16] = '-';
+        std::copy(colo.begin(), colo.end(), out.text_ + 17);
+        out.size_ = static_cast<std::uint8_t>(17 + colo.size());
         return out;
     }
 
