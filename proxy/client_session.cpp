@@ -60,7 +60,7 @@ constexpr auto busy_gap = std::chrono::milliseconds(100);
 // n == 0 with no error: the peer closed (EOF).
 template <class BufferSource>
 task<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp_socket& s, BufferSource into,
-                                                                                  int flags = 0) {
+                                                                       int flags = 0) {
     for (;;) {
         auto [ec] = co_await s.async_wait(tcp::socket::wait_read, use_nothrow);
         if (ec) co_return std::tuple{ec, std::size_t{0}};
@@ -181,7 +181,7 @@ void client_session::on_watch() {
 }
 
 task<void> client_session::run(std::shared_ptr<client_session> /*self: keeps the session alive*/,
-                                         bool first_request) {
+                               bool first_request) {
     if (first_request && tls_ && !client_.is_tls() && !co_await start_tls()) {
         if (linger_) co_await linger();
         close_now();

@@ -129,7 +129,7 @@ private:
 
     // The exchange with an origin, step by step.
     task<bool> forward(config::origin const& o, request_parser& parser, exchange& x,
-                                         request_target const& t);
+                       request_target const& t);
     // The head the origin gets, into wire_; false (and x.fail): a field the edge appends to would
     // exceed max_field_line (431). Not a coroutine: forward() keeps none of its state.
     bool write_forwarded_head(config::origin const& o, request_parser const& parser, exchange& x,
@@ -142,26 +142,26 @@ private:
     // Its outcomes go into out-parameters (here `link`), not return values: a returned value is one
     // more copy in the caller's coroutine frame too, held as long as a connect pends.
     task<void> acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
-                                         bool fresh_only);
+                       bool fresh_only);
     // After a connect (cr): the metrics and the exchange's record of it; false (and x.fail) when it
     // failed. Not a coroutine: acquire()'s frame keeps none of it.
     bool connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
     // `link` is set, or stays empty and x.error says why (525 or 526).
     task<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
-                                        tls::origin_context* ctx, config::host_port const& server,
-                                        std::string const& key, exchange& x);
+                      tls::origin_context* ctx, config::host_port const& server,
+                      std::string const& key, exchange& x);
     // One round of the exchange on `link`: the request sent, the response read and relayed, or the
     // edge's answer. Its own coroutine, so that its state (the response parser) is not held in
     // forward()'s frame while a connect pends. retry: a reused connection was stale (`may_retry`).
     enum class round { retry, keep_alive, close };
     task<round> exchange_on(origin_link& link, std::string_view head, request_parser& parser,
-                                              exchange& x, bool may_retry);
+                            exchange& x, bool may_retry);
     task<step> send_request(origin_link& link, std::string_view head, request_parser& parser,
-                                              exchange& x);
+                            exchange& x);
     task<step> send_body(origin_link& link, request_parser& parser, exchange& x);
     task<step> read_response_head(origin_link& link, std::optional<response_parser>& rp,
-                                                    exchange& x);
+                                  exchange& x);
     task<bool> relay_response(origin_link& link, response_parser& rp, exchange& x);
     task<void> tunnel(origin_link& link, exchange& x);
 
@@ -188,7 +188,7 @@ private:
     };
     template <class Parser>
     task<pump_result> pump(transport& from, boost::beast::flat_buffer& from_buf, Parser& parser,
-                                             transport& to, pump_spec const& spec);
+                           transport& to, pump_spec const& spec);
 
     // The edge's own answer for `f`. Returns whether the connection may carry another request.
     task<bool> answer(failure f, exchange& x, bool keep_alive);

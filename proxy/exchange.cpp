@@ -182,7 +182,7 @@ void exchange::take_request_line(request_parser const& p, beast::flat_buffer con
 }
 
 task<bool> client_session::forward(config::origin const& o, request_parser& parser, exchange& x,
-                                             request_target const& t) {
+                                   request_target const& t) {
     x.o = &o;
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
     if (!decide_fault(o, parser, x, t.origin_target())) co_return co_await answer(failure::bad_request, x, false);
@@ -232,8 +232,8 @@ bool client_session::write_forwarded_head(config::origin const& o, request_parse
 }
 
 task<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,
-                                                                  request_parser& parser, exchange& x,
-                                                                  bool may_retry) {
+                                                        request_parser& parser, exchange& x,
+                                                        bool may_retry) {
     x.early_response = false;
     origin_ = &link.conn;  // drain, abort and the watchdog reach it; cleared before `link` can end
     auto const sent = co_await send_request(link, head, parser, x);
@@ -307,6 +307,7 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
         else
             co_await connect_origin(cr, worker_.context().get_executor(), o.servers[si], o.timeouts,
                                     x.cfg().timeouts.dns, policy);
+        --worker_.metrics().connects_pending;
         if (!connected(cr, o, x, emulated)) {
             // x.error says why: 521, 522, 523, 530
         } else if (auto* tctx = x.rt->tls_for(o); tctx || (x.fault_needs_new_connection() && !emulated)) {
@@ -324,10 +325,8 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
 }
 
 bool client_session::connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated) {
-    auto& m = worker_.metrics();
-    --m.connects_pending;
     if (cr.why != failure::dns_failed || cr.stream)
-        m.observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
+        worker_.metrics().observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
     x.server = cr.address;
     x.connect_ms = static_cast<std::int32_t>(cr.connect_time.count() / 1000);
     if (cr.stream) return true;
@@ -337,8 +336,8 @@ bool client_session::connected(connect_result const& cr, config::origin const& o
 }
 
 task<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& socket,
-                                            tls::origin_context* ctx, config::host_port const& server,
-                                            std::string const& key, exchange& x) {
+                                  tls::origin_context* ctx, config::host_port const& server,
+                                  std::string const& key, exchange& x) {
     auto const limit = x.cfg().timeouts.tls_handshake;
     std::string_view const name = ctx && !ctx->sni().empty() ? std::string_view(ctx->sni()) : std::string_view(server.host);
     if (x.fault_needs_new_connection() && !x.fault_at_connect()) {
@@ -363,7 +362,7 @@ task<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& 
 }
 
 task<client_session::step> client_session::send_request(origin_link& link, std::string_view head,
-                                                                  request_parser& parser, exchange& x) {
+                                                        request_parser& parser, exchange& x) {
     auto const& o = *x.o;
     if (x.expect_continue && !parser.is_done() && !x.continue_sent) {
         // The client waits for this before its body; the edge says it once the origin is connected.
@@ -421,7 +420,7 @@ task<client_session::step> client_session::send_request(origin_link& link, std::
 }
 
 task<client_session::step> client_session::send_body(origin_link& link, request_parser& parser,
-                                                               exchange& x) {
+                                                     exchange& x) {
     using namespace net::experimental::awaitable_operators;
     auto const& cfg = x.cfg();
     auto const& o = *x.o;
@@ -479,8 +478,8 @@ task<client_session::step> client_session::send_body(origin_link& link, request_
 }
 
 task<client_session::step> client_session::read_response_head(origin_link& link,
-                                                                        std::optional<response_parser>& rp,
-                                                                        exchange& x) {
+                                                              std::optional<response_parser>& rp,
+                                                              exchange& x) {
     auto const& cfg = x.cfg();
     auto const& o = *x.o;
     auto const limit = static_cast<std::size_t>(cfg.edge.max_response_header);
@@ -647,8 +646,8 @@ task<bool> client_session::relay_response(origin_link& link, response_parser& rp
 
 template <class Parser>
 task<client_session::pump_result> client_session::pump(transport& from, beast::flat_buffer& from_buf,
-                                                                 Parser& parser, transport& to,
-                                                                 pump_spec const& spec) {
+                                                       Parser& parser, transport& to,
+                                                       pump_spec const& spec) {
     // Beast sizes each read by the buffer's free capacity: give a body that is still to come room
     // for big reads (none when the body is already here: no body, or all of it buffered).
     auto const remaining = parser.content_length_remaining();

@@ -140,10 +140,10 @@ std::optional<fault_choice> decide(std::vector<active_fault> const& faults, std:
 }
 
 task<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
-                                                config::host_port const& server,
-                                                config::origin_timeouts const& timeouts,
-                                                std::chrono::milliseconds dns_timeout, connect_policy const& policy,
-                                                fault_choice const& fault) {
+                              config::host_port const& server,
+                              config::origin_timeouts const& timeouts,
+                              std::chrono::milliseconds dns_timeout, connect_policy const& policy,
+                              fault_choice const& fault) {
     namespace net = boost::asio;
     using clock = std::chrono::steady_clock;
     auto const t0 = clock::now();

@@ -82,10 +82,10 @@ std::optional<fault_choice> decide_one(config::fault const& spec, std::uint64_t 
 // (after the lost SYNs' retransmission gaps, or delay +- jitter), or time out at the deadline.
 // The outcome goes into `r`, as connect_origin()'s.
 task<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
-                                                config::host_port const& server,
-                                                config::origin_timeouts const& timeouts,
-                                                std::chrono::milliseconds dns_timeout, connect_policy const& policy,
-                                                fault_choice const& fault);
+                              config::host_port const& server,
+                              config::origin_timeouts const& timeouts,
+                              std::chrono::milliseconds dns_timeout, connect_policy const& policy,
+                              fault_choice const& fault);
 
 // The three spellings of a fault. Each returns nullopt and an error that names the field.
 // Header value: "response_delay;delay=2s;jitter=100ms" (keys: probability delay jitter path_prefix).

@@ -100,7 +100,7 @@ bool head_from_buffer(boost::beast::flat_buffer& buf, Parser& parser, std::size_
 
 template <class Parser>
 task<head_result> read_head_impl(transport& t, boost::beast::flat_buffer& buf, Parser& parser,
-                                           std::size_t limit, bool response, head_result so_far) {
+                                 std::size_t limit, bool response, head_result so_far) {
     head_result r = so_far;  // (a local: GCC 12 and assignments to a coroutine's parameters)
     bool status_checked = !response;
     for (;;) {
@@ -158,18 +158,18 @@ bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, 
 }
 
 task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, request_parser& parser,
-                                      std::size_t limit, head_result so_far) {
+                            std::size_t limit, head_result so_far) {
     return read_head_impl(t, buf, parser, limit, false, so_far);
 }
 
 task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, response_parser& parser,
-                                      std::size_t limit) {
+                            std::size_t limit) {
     return read_head_impl(t, buf, parser, limit, true, head_result{});
 }
 
 template <class Parser>
 task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
-                                                         Parser& parser) {
+                                               Parser& parser) {
     auto& body = parser.get().body();
     std::size_t const room_before = body.size;
     for (;;) {
@@ -200,7 +200,7 @@ task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_
 
 template <class ConstBuffers>
 task<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
-                                                                             std::size_t done) {
+                                                                    std::size_t done) {
     boost::beast::buffers_suffix<ConstBuffers> rest(b);
     rest.consume(done);
     auto [ec, n] = co_await net::async_write(t, rest, use_nothrow);

@@ -83,9 +83,9 @@ struct head_result {
 // false when more bytes are needed: read_head() then goes on from `r`.
 bool read_buffered_head(boost::beast::flat_buffer& buf, request_parser& parser, std::size_t limit, head_result& r);
 task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
-                                              request_parser& parser, std::size_t limit, head_result so_far = {});
+                            request_parser& parser, std::size_t limit, head_result so_far = {});
 task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
-                                              response_parser& parser, std::size_t limit);
+                            response_parser& parser, std::size_t limit);
 
 // A write is tried at once first (transport::write_now(): the whole of most writes, without a
 // reactor operation); write_rest() writes what that left, `b` from byte `done` on, and returns the
@@ -94,14 +94,14 @@ task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf,
 //     if (!ec && n < net::buffer_size(b)) std::tie(ec, n) = co_await write_rest(t, b, n);
 template <class ConstBuffers>
 task<std::tuple<boost::system::error_code, std::size_t>> write_rest(transport& t, ConstBuffers b,
-                                                                                     std::size_t done);
+                                                                    std::size_t done);
 
 // Feeds what `buf` holds to the parser (consuming what it took), reading more only when the parser
 // needs it. For body reads: the parser's buffer_body must have room. Returns with at least one
 // byte of body in the body buffer, the message done, or an error (need_buffer is not an error).
 template <class Parser>
 task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
-                                                                 Parser& parser);
+                                               Parser& parser);
 
 // parser.put() that never throws: anything Beast throws becomes an error code.
 template <class Parser>

@@ -11,9 +11,8 @@ int main(int argc, char** argv) {
     // mimalloc keeps freed pages committed and decommits them only on later heap activity, which
     // an idle worker has none of. (Its mi_collect(true) walks the whole heap, tens of milliseconds
     // at 5,000 idle connections, and did not lower RSS here.) No periodic trim then: glibc's
-    // malloc_trim has nothing to trim under mimalloc, and it is not harmless: its first call sets
-    // up glibc's never-used heap without a lock, so two workers ticking together corrupted it (a
-    // crash ~10 s into an idle edge with threads = 2, or an abort as a worker thread exited).
+    // malloc_trim has nothing to trim under mimalloc (and its first call sets up glibc's never-used
+    // heap: see trim_glibc in worker.cpp).
     static long const decommit_delay = mi_option_get(mi_option_decommit_delay);
     edge522::heap.trim = nullptr;
     edge522::heap.eager_return = [](bool on) noexcept {

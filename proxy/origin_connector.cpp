@@ -50,7 +50,7 @@ struct resolve_state {
 };
 
 // The source address the kernel would pick toward `ep`: a connected UDP socket sends nothing.
-std::optional<net::ip::address> route_source(net::io_context::executor_type ex, tcp::endpoint const& ep) {
+std::optional<net::ip::address> route_source(worker_executor ex, tcp::endpoint const& ep) {
     boost::system::error_code ec;
     net::ip::udp::socket probe(ex);
     probe.open(ep.address().is_v6() ? net::ip::udp::v6() : net::ip::udp::v4(), ec);
@@ -104,7 +104,7 @@ namespace {
 // r.dns_time set) when it does not. Its own coroutine: a pending connect does not hold the
 // resolver's state.
 task<void> resolve(config::host_port const& server, std::chrono::milliseconds dns_timeout,
-                             connect_result& r, std::vector<tcp::endpoint>& endpoints) {
+                   connect_result& r, std::vector<tcp::endpoint>& endpoints) {
     auto const t0 = clock_type::now();
     auto st = std::make_shared<resolve_state>(co_await net::this_coro::executor);
     st->timer.expires_after(dns_timeout);
@@ -193,8 +193,8 @@ void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeo
 // on a blackholed origin): the addresses, the clock, the deadline's timer; the rest is done by the
 // plain functions above.
 task<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
-                                    config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
-                                    connect_policy const& policy) {
+                          config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
+                          connect_policy const& policy) {
     r = connect_result{};
     r.address = server.text;
     std::vector<tcp::endpoint> endpoints;

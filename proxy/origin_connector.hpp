@@ -45,9 +45,9 @@ struct connect_result {
 // as long as the connect pends.
 // `ex` is the executor of the new socket (the calling coroutine's worker).
 task<void> connect_origin(connect_result& r, boost::asio::io_context::executor_type ex,
-                                            config::host_port const& server,
-                                            config::origin_timeouts const& timeouts,
-                                            std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
+                          config::host_port const& server,
+                          config::origin_timeouts const& timeouts,
+                          std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
 
 // Waits until `t` on the calling coroutine's executor (a connect deadline, an emulated fault's time).
 task<void> sleep_until(std::chrono::steady_clock::time_point t);

@@ -514,7 +514,7 @@ std::unique_ptr<transport::tls_stream> make_origin_stream(tcp_socket socket, ori
 }
 
 task<handshake_result> handshake_origin(transport::tls_stream& s, origin_context const& ctx,
-                                                  std::chrono::milliseconds limit) {
+                                        std::chrono::milliseconds limit) {
     using namespace net::experimental::awaitable_operators;
     auto const t0 = clock::now();
     net::steady_timer timer(s.get_executor(), t0 + limit);

@@ -147,7 +147,7 @@ std::unique_ptr<transport::tls_stream> make_origin_stream(tcp_socket socket, ori
 
 // The handshake under `limit` (the timer starts after the TCP handshake). Never throws.
 task<handshake_result> handshake_origin(transport::tls_stream& s, origin_context const& ctx,
-                                                          std::chrono::milliseconds limit);
+                                        std::chrono::milliseconds limit);
 
 // A fault's emulated failure: tls_fail -> 525, bad_cert -> 526.
 handshake_result emulated(config::fault_type type);
