@@ -124,6 +124,8 @@ void client_session::abort() {
     aborted_ = true;
     client_.cancel();
     if (origin_) origin_->cancel();
+    boost::system::error_code ec;
+    if (connecting_) connecting_->cancel(ec);
 }
 
 boost::system::error_code client_session::timed_out_as(boost::system::error_code ec, phase p) noexcept {
@@ -145,6 +147,19 @@ void client_session::arm(phase p, clock::time_point deadline) {
     if (deadline < wake_at_) timer_.cancel();
 }
 
+void client_session::watchdog_deadline::start(tcp_socket& socket, clock::time_point at) noexcept {
+    s_.connecting_ = &socket;
+    s_.arm(phase::connect, at);
+}
+
+bool client_session::watchdog_deadline::stop() noexcept {
+    s_.connecting_ = nullptr;
+    bool const expired = s_.expired_ == phase::connect;
+    s_.disarm();
+    s_.expired_ = phase::none;
+    return expired;
+}
+
 void client_session::watch() {
     // A plain completion handler, not a coroutine: an idle connection keeps no frame for it.
     // At most watchdog_step ahead: a long phase (a slow origin, a busy connection's wait) costs a
@@ -164,6 +179,9 @@ void client_session::on_watch() {
             case phase::origin_read:
             case phase::origin_write:
                 if (origin_) origin_->cancel();
+                break;
+            case phase::connect:
+                if (boost::system::error_code ec; connecting_) connecting_->cancel(ec);
                 break;
             case phase::tunnel:
                 client_.cancel();

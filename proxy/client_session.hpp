@@ -17,20 +17,22 @@
 // asked once parks at once (no coroutine, no buffer); a busy one (its last request came within
 // busy_gap of the answer before) waits in run() and is parked by the worker's next sweep.
 //
-// Every timeout after the connect, toward the client and toward the origin, is one watchdog timer
-// with named phases (RESTinio style): arming a phase only moves a number; the timer sleeps at most
-// the shortest phase timeout ahead, so it is cancelled and re-armed only when a deadline comes
-// earlier than that (a short linger, a tunnel's idle time), and an expiry cancels the transport of
-// its phase. The connect has its own deadline (origin_connector).
+// Every timeout, toward the client and toward the origin, the origin connect's included, is one
+// watchdog timer with named phases (RESTinio style): arming a phase only moves a number; the timer
+// sleeps at most the shortest phase timeout ahead, so it is cancelled and re-armed only when a
+// deadline comes earlier than that (a connect, a short linger, a tunnel's idle time), and an expiry
+// cancels the transport of its phase. (DNS resolution and the origin's TLS handshake have their own.)
 //
 //   idle --bytes--> head --parsed--> [exchange] --> write --> idle (keep-alive) | linger | closed
 //   idle: client_idle (client_header for the first request)   head: client_header -> 408
 //   body: client_header between body reads -> 408              write: write -> closed
+//   connect: the origin's connect -> 522 (watchdog_deadline)
 //   origin_write: write -> 524 (or 522 via TCP_USER_TIMEOUT)   origin_read: read -> 524
 //   tunnel: tunnel_idle without a byte either way -> closed   linger: bounded drain of an unread body
 
 #include "proxy/failure.hpp"
 #include "proxy/http_io.hpp"
+#include "proxy/origin_connector.hpp"
 #include "proxy/transport.hpp"
 #include "proxy/worker.hpp"
 
@@ -71,7 +73,9 @@ public:
     void park_if_waiting();
 
 private:
-    enum class phase { none, handshake, idle, head, body, write, origin_write, origin_read, tunnel, linger };
+    enum class phase : std::uint8_t {
+        none, handshake, idle, head, body, write, connect, origin_write, origin_read, tunnel, linger
+    };
     // How a step of the exchange ended. stale: a reused origin connection turned out closed before
     // any response byte, and the request can be replayed on a new one.
     enum class step { ok, stale, failed, client_gone, early_response };
@@ -146,6 +150,18 @@ private:
     // After a connect (cr): the metrics and the exchange's record of it; false (and x.fail) when it
     // failed. Not a coroutine: acquire()'s frame keeps none of it.
     bool connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated);
+    // The connect's deadline kept by this session's watchdog (phase::connect) rather than by a
+    // timer of the connect's own: a pending connect holds no timer, wait operation or timer-queue
+    // entry, and abort() reaches it. Lives in acquire()'s frame.
+    class watchdog_deadline final : public connect_deadline {
+    public:
+        explicit watchdog_deadline(client_session& s) noexcept : s_(s) {}
+        void start(tcp_socket& socket, clock::time_point at) noexcept override;
+        bool stop() noexcept override;
+
+    private:
+        client_session& s_;
+    };
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
     // `link` is set, or stays empty and x.error says why (525 or 526).
     task<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
@@ -217,8 +233,9 @@ private:
     clock::time_point wake_at_ = clock::time_point::max();  // when the watchdog's timer is due
     clock::time_point idle_since_;   // when the connection last fell idle
     transport* origin_ = nullptr;  // the origin transport of the exchange in flight (watchdog, drain)
-    // The flags together: an idle connection is mostly this object, and padding between them
-    // would take it past 512 bytes (the allocator's size class).
+    tcp_socket* connecting_ = nullptr;  // a new origin connection's pending connect (watchdog, abort)
+    // The flags together, one byte each: an idle connection is mostly this object, and padding
+    // between them would take it past 384 bytes with its control block (the allocator's size class).
     phase phase_ = phase::none;
     phase expired_ = phase::none;
     bool idle_ = false;

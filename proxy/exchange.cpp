@@ -202,6 +202,7 @@ task<bool> client_session::forward(config::origin const& o, request_parser& pars
             // Written again once connected: the same fields, which fitted.
             std::string().swap(wire_);
             co_await acquire(link, o, x, fresh_only);
+            if (!link && aborted_) co_return false;
             if (!link) co_return co_await answer(x.error, x, x.keep_alive);
             write_forwarded_head(o, parser, x, t);
         }
@@ -301,13 +302,18 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
         ++worker_.metrics().connects_pending;
         connect_policy const policy = policy_for(o, x);
         connect_result cr;
+        watchdog_deadline deadline(*this);
         if (emulated)
-            co_await connect_with_fault(cr, worker_.context().get_executor(), o.servers[si], o.timeouts,
+            co_await connect_with_fault(cr, worker_.context().get_executor(), deadline, o.servers[si], o.timeouts,
                                         x.cfg().timeouts.dns, policy, *x.fault);
         else
-            co_await connect_origin(cr, worker_.context().get_executor(), o.servers[si], o.timeouts,
+            co_await connect_origin(cr, worker_.context().get_executor(), deadline, o.servers[si], o.timeouts,
                                     x.cfg().timeouts.dns, policy);
         --worker_.metrics().connects_pending;
+        if (aborted_ && !cr.stream) {
+            x.cut = "drain";  // drain_timeout passed while connecting: no answer, the connection closes
+            co_return;
+        }
         if (!connected(cr, o, x, emulated)) {
             // x.error says why: 521, 522, 523, 530
         } else if (auto* tctx = x.rt->tls_for(o); tctx || (x.fault_needs_new_connection() && !emulated)) {

@@ -139,7 +139,7 @@ std::optional<fault_choice> decide(std::vector<active_fault> const& faults, std:
     return std::nullopt;
 }
 
-task<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
+task<void> connect_with_fault(connect_result& r, worker_executor ex, connect_deadline& guard,
                               config::host_port const& server,
                               config::origin_timeouts const& timeouts,
                               std::chrono::milliseconds dns_timeout, connect_policy const& policy,
@@ -160,7 +160,7 @@ task<void> connect_with_fault(connect_result& r, boost::asio::io_context::execut
             auto rest = timeouts;
             rest.connect = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
             if (rest.connect.count() > 0) {
-                co_await connect_origin(r, ex, server, rest, dns_timeout, policy);
+                co_await connect_origin(r, ex, guard, server, rest, dns_timeout, policy);
                 r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
                 co_return;
             }

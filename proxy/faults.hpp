@@ -81,7 +81,7 @@ std::optional<fault_choice> decide_one(config::fault const& spec, std::uint64_t 
 // refuse, unreachable, dns_fail fail at once; syn_loss and connect_delay connect for real, late
 // (after the lost SYNs' retransmission gaps, or delay +- jitter), or time out at the deadline.
 // The outcome goes into `r`, as connect_origin()'s.
-task<void> connect_with_fault(connect_result& r, boost::asio::io_context::executor_type ex,
+task<void> connect_with_fault(connect_result& r, worker_executor ex, connect_deadline& guard,
                               config::host_port const& server,
                               config::origin_timeouts const& timeouts,
                               std::chrono::milliseconds dns_timeout, connect_policy const& policy,

@@ -93,6 +93,34 @@ std::string errno_name(boost::system::error_code const& ec) {
     return ec.message();
 }
 
+struct timer_deadline::state {
+    explicit state(worker_executor ex) : timer(ex) {}
+    net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, worker_executor> timer;
+    tcp_socket* socket = nullptr;
+    unsigned armed = 0;  // which start() the pending handler belongs to: a stopped one's does nothing
+    bool expired = false;
+};
+
+timer_deadline::timer_deadline(worker_executor ex) : st_(std::make_shared<state>(ex)) {}
+
+void timer_deadline::start(tcp_socket& socket, clock_type::time_point at) noexcept {
+    st_->socket = &socket;
+    st_->expired = false;
+    st_->timer.expires_at(at);
+    st_->timer.async_wait([st = st_, armed = st_->armed](boost::system::error_code ec) {
+        if (ec || st->armed != armed) return;
+        st->expired = true;
+        boost::system::error_code cec;
+        st->socket->cancel(cec);
+    });
+}
+
+bool timer_deadline::stop() noexcept {
+    ++st_->armed;
+    st_->timer.cancel();
+    return st_->expired;
+}
+
 task<void> sleep_until(clock_type::time_point t) {
     net::steady_timer timer(co_await net::this_coro::executor, t);
     co_await timer.async_wait(use_nothrow);
@@ -192,7 +220,8 @@ void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeo
 // The coroutine keeps only what a pending connect needs (its frame is held by every request pending
 // on a blackholed origin): the addresses, the clock, the deadline's timer; the rest is done by the
 // plain functions above.
-task<void> connect_origin(connect_result& r, net::io_context::executor_type ex, config::host_port const& server,
+task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadline& deadline,
+                          config::host_port const& server,
                           config::origin_timeouts const& timeouts, std::chrono::milliseconds dns_timeout,
                           connect_policy const& policy) {
     r = connect_result{};
@@ -213,25 +242,13 @@ task<void> connect_origin(connect_result& r, net::io_context::executor_type ex, 
             r.ec = beast::error::timeout;
         }
         if (a != attempt::connect) break;
-        // The deadline is a timer whose handler cancels the connect. The handler refers to this
-        // frame: once it is due to run with success, the frame waits for it (one post, behind it in
-        // the worker's queue) before going on; a cancelled one touches nothing.
-        bool expired = false;
-        net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, net::io_context::executor_type> timer(
-            ex, t0 + timeouts.connect);
-        timer.async_wait([&r, &expired](boost::system::error_code tec) {
-            if (tec) return;
-            expired = true;
-            boost::system::error_code cec;
-            r.stream->cancel(cec);
-        });
+        deadline.start(*r.stream, t0 + timeouts.connect);
         std::tie(r.ec) = co_await r.stream->async_connect(endpoints[i], use_nothrow);
-        if (timer.cancel() == 0 && !expired) co_await net::post(ex, use_task);
-        if (!r.ec) break;
-        if (expired) {
+        if (deadline.stop() && r.ec) {
             r.ec = beast::error::timeout;
             break;  // the deadline is spent: no next address
         }
+        if (!r.ec || r.ec == net::error::operation_aborted) break;  // connected, or cut (an abort)
     }
     conclude(r, t0, timeouts);
 }

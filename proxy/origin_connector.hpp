@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,13 +39,40 @@ struct connect_result {
     bool firewalled = false;                          // refused/dropped by the emulated origin firewall
 };
 
+// Who cancels a connect at its deadline: connect_origin calls start() immediately before each
+// SYN and stop() once that connect has completed; stop() tells whether the deadline came first
+// (the connect was then cancelled). An edge's exchange lends its client session's watchdog (no
+// timer of its own per pending connect); tools use timer_deadline.
+class connect_deadline {
+public:
+    virtual void start(tcp_socket& socket, std::chrono::steady_clock::time_point at) noexcept = 0;
+    virtual bool stop() noexcept = 0;
+
+protected:
+    ~connect_deadline() = default;
+};
+
+// A connect deadline on a timer of its own. Its state is shared with the timer's handler, so a
+// handler due to run when the connect ends touches nothing of the caller's.
+class timer_deadline final : public connect_deadline {
+public:
+    explicit timer_deadline(worker_executor ex);
+    void start(tcp_socket& socket, std::chrono::steady_clock::time_point at) noexcept override;
+    bool stop() noexcept override;
+
+private:
+    struct state;
+    std::shared_ptr<state> st_;
+};
+
 // `timeouts.connect` bounds the handshake, `dns_timeout` the resolution. On success the socket has
 // TCP_NODELAY and, when timeouts.request_ack > 0, TCP_USER_TIMEOUT = request_ack (so a request the
 // origin never ACKs fails with ETIMEDOUT -> 522). The outcome goes into `r` (reset first), not
 // out as a return value: that would be one more connect_result in the caller's coroutine frame for
 // as long as the connect pends.
-// `ex` is the executor of the new socket (the calling coroutine's worker).
-task<void> connect_origin(connect_result& r, boost::asio::io_context::executor_type ex,
+// `ex` is the executor of the new socket (the calling coroutine's worker); `deadline` enforces
+// timeouts.connect.
+task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadline& deadline,
                           config::host_port const& server,
                           config::origin_timeouts const& timeouts,
                           std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});

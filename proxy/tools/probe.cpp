@@ -96,7 +96,8 @@ task<verdict> probe(net::io_context::executor_type ex, probe_options const& o, c
         if (aec) policy.source.reset();
     }
     connect_result cr;
-    co_await connect_origin(cr, ex, server, t, o.connect_timeout, policy);
+    timer_deadline deadline(ex);
+    co_await connect_origin(cr, ex, deadline, server, t, o.connect_timeout, policy);
     v.address = cr.address;
     v.source = cr.source;
     v.dns_ms = static_cast<long>(cr.dns_time.count());

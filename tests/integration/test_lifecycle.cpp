@@ -79,6 +79,29 @@ TEST_CASE("lifecycle: drain_timeout bounds the drain", "[lifecycle]") {
     stuck.get();
 }
 
+TEST_CASE("lifecycle: drain_timeout cuts an origin connect still pending and logs it", "[lifecycle]") {
+    // A connect pending on a blackholed origin is an exchange in flight: the drain waits for it up
+    // to drain_timeout, then cuts it (the session's watchdog holds the connect): the client's
+    // connection closes without an answer and the access log says so. Before, the connect was
+    // out of reach: it ended with the process a second later, unlogged.
+    blackholed_origin bh;
+    edge e(simple_config({bh.address()}, "connect = \"30s\"", "", "drain_timeout = \"300ms\""));
+    auto pending = std::async(std::launch::async, [&] { return get(e.port(), "/pending-connect"); });
+    std::this_thread::sleep_for(200ms);
+    auto t0 = clock_type::now();
+    e.signal(SIGTERM);
+    CHECK(e.wait_exit(5000ms) == 0);
+    double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(s >= 0.29);
+    CHECK(s < 2.0);
+    CHECK(pending.get().status == 0);
+    auto const log = e.log();
+    auto const at = log.find("/pending-connect");
+    REQUIRE(at != std::string::npos);
+    auto const line = log.substr(at, log.find('\n', at) - at);
+    CHECK(line.find("cut=drain") != std::string::npos);
+}
+
 TEST_CASE("lifecycle: several workers live through their periodic heap upkeep and exit 0", "[lifecycle]") {
     // Every worker's sweep hands free heap back every 10 s, all at the same tick. Under mimalloc
     // glibc's malloc_trim ran there and set up glibc's unused heap from several threads at once:
