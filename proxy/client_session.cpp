@@ -249,28 +249,26 @@ bool client_session::begin_idle(bool first) {
 }
 
 task<client_session::idle_end> client_session::wait_in_place() {
-    for (;;) {
-        waiting_in_place_ = true;
-        auto [ec] = co_await client_.socket().async_wait(tcp::socket::wait_read, use_nothrow);
-        waiting_in_place_ = false;
-        // Taken at every wake: a sweep's request survives a spurious one (parks on the EAGAIN).
-        bool const park = std::exchange(park_requested_, false);
-        if (ec) {
-            // The sweep's cancel parks, unless the idle timeout, a drain or an abort came too.
-            bool const parked = park && ec == net::error::operation_aborted && expired_ == phase::none &&
-                                !worker_.draining() && !aborted_;
-            co_return parked ? idle_end::park : idle_end::closed;
-        }
-        switch (receive_after_wake(false)) {  // a busy connection has served a request before
-        case woke::request:
-            co_return idle_end::request;
-        case woke::nothing:
-            if (park) co_return idle_end::park;
-            continue;
-        case woke::closed:
-            co_return idle_end::closed;
-        }
+    // A read of Asio's own, not a readiness wait and a recv of ours: the buffer is held anyway by
+    // a busy connection, and Asio then knows the socket is drained, so the read after an answer is
+    // queued without a syscall (a readiness wait re-arms the descriptor with epoll_ctl each time:
+    // one syscall per request more), and a request that arrives is read as epoll reports it.
+    waiting_in_place_ = true;
+    auto [ec, n] = co_await client_.socket().async_read_some(buffer_.prepare(head_chunk), use_nothrow);
+    waiting_in_place_ = false;
+    // Taken at every wake: a sweep's request is void once a request came.
+    bool const park = std::exchange(park_requested_, false);
+    if (n > 0) {
+        buffer_.commit(n);
+        idle_ = false;
+        busy_ = clock::now() - idle_since_ < busy_gap;  // a busy connection has served a request before
+        co_return idle_end::request;
     }
+    // The sweep's cancel parks, unless the idle timeout, a drain or an abort came too; EOF or an
+    // error closes.
+    bool const parked = park && ec == net::error::operation_aborted && expired_ == phase::none &&
+                        !worker_.draining() && !aborted_;
+    co_return parked ? idle_end::park : idle_end::closed;
 }
 
 client_session::woke client_session::receive_after_wake(bool first) {

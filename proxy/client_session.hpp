@@ -100,7 +100,7 @@ private:
     // handler holds the session; on readability the head's first read, and run() again.
     void park(bool first);
     void on_readable(boost::system::error_code ec, bool first);
-    // After either idle wait reported readability: the head's first read, without blocking.
+    // After a parked connection's readiness wait: the head's first read, without blocking.
     // request: bytes are in buffer_ and the connection is no longer idle (busy_ says whether it
     // asked within busy_gap); nothing: a spurious report, wait again; closed: EOF or an error.
     enum class woke { request, nothing, closed };
@@ -240,7 +240,7 @@ private:
     phase expired_ = phase::none;
     bool idle_ = false;
     bool busy_ = false;              // its last request followed the answer before closely (busy_gap)
-    bool waiting_in_place_ = false;  // in wait_in_place()'s readiness wait
+    bool waiting_in_place_ = false;  // in wait_in_place()'s read
     bool parked_ = false;            // in park()'s readiness wait
     bool park_requested_ = false;    // the sweep cancelled that wait: park
     bool closed_ = false;
