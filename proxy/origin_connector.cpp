@@ -1,5 +1,7 @@
 #include "proxy/origin_connector.hpp"
 
+#include "proxy/address_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -26,16 +28,6 @@ namespace {
 
 std::chrono::milliseconds since(clock_type::time_point t0) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t0);
-}
-
-std::string endpoint_text(tcp::endpoint const& ep) {
-    // Appends, not operator+ chains: GCC 12 -O2 warns falsely (-Wrestrict) on those.
-    std::string out;
-    auto a = ep.address();
-    if (a.is_v6()) out.append("[").append(a.to_string()).append("]");
-    else out.append(a.to_string());
-    out.append(":").append(std::to_string(ep.port()));
-    return out;
 }
 
 // getaddrinfo runs on asio's private resolver thread and cannot be interrupted, so the deadline is
@@ -180,7 +172,7 @@ attempt prepare(connect_result& r, tcp_socket& sock, tcp::endpoint const& ep, co
     bool const firewall = policy.firewall_allow && !policy.firewall_allow->empty();
     auto source = policy.source;
     if (firewall && !source) source = route_source(sock.get_executor(), ep);
-    r.source = source ? source->to_string() : std::string{};
+    r.source = source ? address_text(*source) : std::string{};
     if (firewall && source && !allowed_by(*policy.firewall_allow, *source)) {
         // The emulated origin firewall: no SYN leaves. REJECT answers with a reset at once;
         // DROP leaves the handshake unanswered until the deadline, exactly like a real one.
@@ -207,7 +199,7 @@ void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeo
     auto& sock = *r.stream;
     boost::system::error_code oec;
     auto local = sock.local_endpoint(oec);
-    if (!oec) r.source = local.address().to_string();
+    if (!oec) r.source = address_text(local.address());
     sock.set_option(tcp::no_delay(true), oec);
     if (timeouts.request_ack.count() > 0) {
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());

@@ -1,6 +1,7 @@
 #include "proxy/server.hpp"
 
 #include "proxy/access_log.hpp"
+#include "proxy/address_text.hpp"
 #include "proxy/admin.hpp"
 #include "proxy/faults.hpp"
 #include "proxy/metrics.hpp"
@@ -37,16 +38,6 @@ void raise_fd_limit() {
     }
     ::getrlimit(RLIMIT_NOFILE, &rl);
     spdlog::info("file descriptor limit: {}", static_cast<unsigned long long>(rl.rlim_cur));
-}
-
-std::string endpoint_text(tcp::endpoint const& ep) {
-    // Appends, not operator+ chains: GCC 12 -O2 warns falsely (-Wrestrict) on those.
-    std::string out;
-    auto a = ep.address();
-    if (a.is_v6()) out.append("[").append(a.to_string()).append("]");
-    else out.append(a.to_string());
-    out.append(":").append(std::to_string(ep.port()));
-    return out;
 }
 
 // Opens, binds and listens; with `reuse_port` the socket joins a SO_REUSEPORT group (one per
