@@ -210,10 +210,18 @@ void worker::update(std::shared_ptr<runtime const> rt) {
     net::post(ioc_, [this, rt = std::move(rt)]() mutable { rt_ = std::move(rt); });
 }
 
+void worker::remove_session(session_hook& s) noexcept {
+    sessions_.erase(sessions_.iterator_to(s));
+    // The last session of a drain is gone: the worker's context runs out of work and its thread
+    // ends now, not when force_stop()'s outright stop would have come.
+    if (sessions_.empty() && draining_) stop_timer_.cancel();
+}
+
 void worker::force_stop() {
     // drain_timeout has passed: cut what is still in flight, so that every cut exchange is logged
     // as such; whatever still holds the context a second later is stopped outright.
     net::post(ioc_, [this] {
+        if (sessions_.empty()) return;
         for (auto* s : sessions()) s->abort();
         stop_timer_.expires_after(std::chrono::seconds(1));
         stop_timer_.async_wait([this](boost::system::error_code ec) {

@@ -153,7 +153,7 @@ public:
         if (free_relay_.size() < 64) free_relay_.push_back(std::move(p));
     }
     void add_session(session_hook& s) noexcept { sessions_.push_back(s); }
-    void remove_session(session_hook& s) noexcept { sessions_.erase(sessions_.iterator_to(s)); }
+    void remove_session(session_hook& s) noexcept;
 
 
     // Thread-safe: runs `f(copy of this worker's metrics)` on the worker's thread.
