@@ -1,6 +1,6 @@
 #pragma once
 // Resolve and connect to one origin server under Cloudflare's deadlines. Where the 522 deadline
-// starts: the connect's timer is armed immediately before the first SYN (after resolution, which has
+// starts: the connect deadline is armed immediately before the first SYN (after resolution, which has
 // its own deadline), and one deadline covers every address a name resolves to.
 // Runs as a coroutine on the worker's executor that owns the exchange.
 
