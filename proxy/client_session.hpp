@@ -226,8 +226,7 @@ private:
     boost::beast::flat_buffer buffer_;
     // On the io_context's own executor type, not any_io_executor: the timer, and the wait operation
     // an idle connection keeps pending on it, are 48 bytes smaller each.
-    boost::asio::basic_waitable_timer<clock, boost::asio::wait_traits<clock>, boost::asio::io_context::executor_type>
-        timer_;
+    worker_timer timer_;
     clock::time_point accepted_at_;
     clock::time_point deadline_ = clock::time_point::max();
     clock::time_point wake_at_ = clock::time_point::max();  // when the watchdog's timer is due

@@ -87,7 +87,7 @@ std::string errno_name(boost::system::error_code const& ec) {
 
 struct timer_deadline::state {
     explicit state(worker_executor ex) : timer(ex) {}
-    net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>, worker_executor> timer;
+    worker_timer timer;
     tcp_socket* socket = nullptr;
     unsigned armed = 0;  // which start() the pending handler belongs to: a stopped one's does nothing
     bool expired = false;

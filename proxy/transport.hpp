@@ -7,6 +7,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,6 +21,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -39,6 +41,9 @@ inline bool is_end(boost::system::error_code const& ec) noexcept {
 // every work guard and co_spawn's frame, and no type-erased dispatch on the way.
 using worker_executor = boost::asio::io_context::executor_type;
 using tcp_socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, worker_executor>;
+using worker_timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                       boost::asio::wait_traits<std::chrono::steady_clock>,
+                                                       worker_executor>;
 // A coroutine on a worker (or the admin server's io_context), and the completion tokens to wait
 // with: use_task (errors throw: for operations that report none) and use_nothrow (the error as a
 // value; the data path's way).

@@ -82,7 +82,7 @@ task<void> get_head(probe_options const& o, transport& conn, config::host_port c
     v.cause = "the origin answered HTTP " + std::to_string(v.origin_status);
 }
 
-task<verdict> probe(net::io_context::executor_type ex, probe_options const& o, config::host_port server,
+task<verdict> probe(worker_executor ex, probe_options const& o, config::host_port server,
                               std::string path, bool send_get, bool https) {
     verdict v;
     config::origin_timeouts t;
