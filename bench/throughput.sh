@@ -3,10 +3,11 @@
 #
 # For each connection count in CONNS_LIST (default "50 1000") it runs bench/peers/run.sh (wrk -t1,
 # 100-byte bodies, interleaved rotated rounds, proxy CPU us/req) with an edge522 row (threads=1,
-# log_level=warn, upstream pool on; bench/peers/edge522.toml.in), then prints one table of
-# medians and the ratios edge522/nginx, edge522/HAProxy, edge522/direct.
+# log_level=warn, so no access log, upstream pool on; bench/peers/edge522.toml.in) and an
+# edge522-log row (the same with its access log on, to a file), then prints one table of medians,
+# the ratios edge522/nginx, edge522/HAProxy, edge522/direct, and what the access log costs.
 #
-# Knobs (env): DURATION=10 ROUNDS=5 WARMUP=2 CONNS_LIST="50 1000" ONLY="direct nginx haproxy edge522"
+# Knobs (env): DURATION=10 ROUNDS=5 WARMUP=2 CONNS_LIST="50 1000" ONLY="direct nginx haproxy edge522 edge522-log"
 #              EDGE522_BIN=build/edge522 PROXY_WORKERS=1 NGINX_KEEPALIVE=max(128,conns) BASE_PORT=61080 CLIENT_CPUS= PROXY_CPUS=
 #              ORIGIN_CPUS= OUT_DIR=/tmp/edge522-bench/throughput-<timestamp>
 # Quick run: DURATION=3 ROUNDS=1 WARMUP=1 bench/throughput.sh
@@ -20,8 +21,9 @@ source "$HERE/lib/common.sh"
 : "${ROUNDS:=5}"
 : "${WARMUP:=2}"
 : "${CONNS_LIST:=50 1000}"
+: "${EDGE522_LOG_ROW:=1}"
 : "${OUT_DIR:=/tmp/edge522-bench/throughput-$(date +%Y%m%d-%H%M%S)}"
-export DURATION ROUNDS WARMUP
+export DURATION ROUNDS WARMUP EDGE522_LOG_ROW
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM

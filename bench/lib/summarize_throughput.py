@@ -82,7 +82,7 @@ def main():
             print(f"| {c} | {o} | {e['rps'] / s['rps']:.3f} | {med(paired):.3f} | {e['p50']:.3f} / {s['p50']:.3f} "
                   f"| {e['p99']:.3f} / {s['p99']:.3f} | {cpu} | {cr} |")
         best = [summary[(c, o)] for o in ("nginx", "haproxy") if (c, o) in summary]
-        if best and c == 50:
+        if best:
             b = max(best, key=lambda s: s["rps"])
             ratio = e["rps"] / b["rps"]
             p99_ok = all(e["p99"] <= s["p99"] for s in best)
@@ -92,6 +92,20 @@ def main():
                             f"(target >= 1.10: {'MET' if ratio >= 1.10 else 'NOT met'}); p99 {e['p99']:.3f} ms vs "
                             + " / ".join(f"{s['p99']:.3f}" for s in best)
                             + f" ms (target <= theirs: {'MET' if p99_ok else 'NOT met'})")
+        lg = summary.get((c, "edge522-log"))
+        if lg:
+            # What the access log costs: req/s lost against the same edge with it off (median and
+            # paired over rounds), and CPU per request added.
+            paired = [1 - lg["by_round"][r] / e["by_round"][r] for r in lg["by_round"] if r in e["by_round"]]
+            cost = 1 - lg["rps"] / e["rps"]
+            out.add("edge522-log", "access_log_rps_cost", cost, "fraction", conns=c, met=cost <= 0.05)
+            out.add("edge522-log", "access_log_rps_cost_paired", med(paired), "fraction", conns=c)
+            if e["cpu"] and lg["cpu"]:
+                out.add("edge522-log", "access_log_cpu_us_per_request", lg["cpu"] - e["cpu"], "us", conns=c)
+            cpu = f"; CPU {lg['cpu']:.2f} vs {e['cpu']:.2f} us/req" if e["cpu"] and lg["cpu"] else ""
+            verdicts.append(f"* conns={c}: the access log costs {100 * cost:.1f} % of req/s (paired "
+                            f"{100 * med(paired):.1f} %; {lg['rps']:,.0f} vs {e['rps']:,.0f}{cpu}; target <= 5 %: "
+                            f"{'MET' if cost <= 0.05 else 'NOT met'})")
     if verdicts:
         print("\n### Target\n")
         print("\n".join(verdicts))

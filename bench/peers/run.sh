@@ -11,11 +11,15 @@
 #           nginx    wrk -> nginx (upstream keepalive pool, proxy_http_version 1.1) -> origin
 #           haproxy  wrk -> haproxy (mode http) -> origin
 #           edge522  only if EDGE522_BIN (or PROXY_CMD) is set -- see lib/common.sh
+#           edge522-log  with EDGE522_BIN and EDGE522_LOG_ROW=1: the same edge522 with its access
+#                    log on (log_level "info", access_log to a file in its work dir), to measure
+#                    what the log costs
 #
 # Knobs (env):  DURATION=10  ROUNDS=3  CONNS=50  WRK_THREADS=1  WARMUP=2  COOLDOWN=1
 #               ROTATE=1  ONLY="direct nginx haproxy edge522"  BASE_PORT=61080
 #               PROXY_WORKERS=1  NGINX_KEEPALIVE=128  ORIGIN_CPUS= PROXY_CPUS= CLIENT_CPUS=  (taskset lists)
 #               EDGE522_BIN=  EDGE522_CONFIG_TEMPLATE=  PROXY_CMD=  PROXY_PORT=  PROXY_NAME=
+#               EDGE522_LOG_ROW=0 (1: add the edge522-log row, on PROXY_LOG_PORT=BASE_PORT+4)
 #               OUT_DIR=/tmp/bench-ref-out/run-<timestamp>   KEEP_TMP=0
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -30,12 +34,14 @@ source "$BENCH_DIR/lib/common.sh"
 : "${COOLDOWN:=1}"
 : "${ROTATE:=1}"
 : "${ONLY:=}"
+: "${EDGE522_LOG_ROW:=0}"
 : "${OUT_DIR:=/tmp/bench-ref-out/run-$(date +%Y%m%d-%H%M%S)}"
 
 ORIGIN_PORT=$BASE_PORT
 NGINX_PORT=$((BASE_PORT + 1))
 HAPROXY_PORT=$((BASE_PORT + 2))
 : "${PROXY_PORT:=$((BASE_PORT + 3))}"
+: "${PROXY_LOG_PORT:=$((BASE_PORT + 4))}"
 
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -46,6 +52,10 @@ make_workdir bench-ref-run
 
 targets=(direct nginx haproxy)
 custom_enabled && targets+=("$(custom_name)")
+if [[ $EDGE522_LOG_ROW == 1 ]]; then
+    [[ -n $EDGE522_BIN ]] || die "EDGE522_LOG_ROW=1 needs EDGE522_BIN"
+    targets+=(edge522-log)
+fi
 if [[ -n $ONLY ]]; then
     sel=()
     for t in "${targets[@]}"; do [[ " $ONLY " == *" $t "* ]] && sel+=("$t"); done
@@ -65,6 +75,14 @@ for t in "${targets[@]}"; do
     direct) ;;
     nginx)   start_nginx_proxy nginx "$NGINX_PORT" "$ORIGIN_PORT" 5s; PPID_OF[nginx]=${STARTED_PIDS[-1]} ;;
     haproxy) start_haproxy haproxy "$HAPROXY_PORT" "$ORIGIN_PORT" 5s default; PPID_OF[haproxy]=${STARTED_PIDS[-1]} ;;
+    edge522-log)
+             # The same template with the access log on: every request formats and writes a line.
+             check_ports_free "$PROXY_LOG_PORT"
+             sed -e 's|^log_level = .*|log_level = "info"\naccess_log = "@WORKDIR@/access.log"|' \
+                 "$EDGE522_CONFIG_TEMPLATE" >"$WORK/edge522-log.toml.in"
+             grep -q '^access_log = ' "$WORK/edge522-log.toml.in" || die "no log_level line in $EDGE522_CONFIG_TEMPLATE"
+             EDGE522_CONFIG_TEMPLATE="$WORK/edge522-log.toml.in" start_custom "$t" "$PROXY_LOG_PORT" "$ORIGIN_PORT" 5000
+             PORT[$t]=$PROXY_LOG_PORT; PPID_OF[$t]=${STARTED_PIDS[-1]} ;;
     *)       check_ports_free "$PROXY_PORT"
              start_custom "$t" "$PROXY_PORT" "$ORIGIN_PORT" 5000
              PORT[$t]=$PROXY_PORT; PPID_OF[$t]=${STARTED_PIDS[-1]} ;;
@@ -77,6 +95,11 @@ for t in "${targets[@]}"; do
     [[ $got == "$ORIGIN_BODY 200" ]] || die "$t: unexpected response: $got"
 done
 log "all targets answer 200 with the ${#ORIGIN_BODY}-byte body"
+if [[ -n ${PORT[edge522-log]:-} ]]; then
+    # The log row must log: its lines are written at least every second.
+    for _ in 1 2 3 4 5 6; do [[ -s $WORK/edge522-log/access.log ]] && break; sleep 0.5; done
+    grep -q ' 200 ' "$WORK/edge522-log/access.log" || die "edge522-log wrote no access log line (see $WORK/edge522-log)"
+fi
 
 {
     echo "date: $(date -Is)"
