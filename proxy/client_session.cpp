@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <charconv>
 #include <limits>
+#include <utility>
 
 namespace edge522 {
 
@@ -122,8 +123,7 @@ void client_session::abort() {
     aborted_ = true;
     client_.cancel();
     if (origin_) origin_->cancel();
-    boost::system::error_code ec;
-    if (connecting_) connecting_->cancel(ec);
+    if (waiting_) waiting_->cut();
 }
 
 boost::system::error_code client_session::timed_out_as(boost::system::error_code ec, phase p) noexcept {
@@ -132,6 +132,12 @@ boost::system::error_code client_session::timed_out_as(boost::system::error_code
         return beast::error::timeout;
     }
     return ec;
+}
+
+bool client_session::cut_by_drain(exchange& x) const noexcept {
+    if (!aborted_) return false;
+    x.cut = "drain";
+    return true;
 }
 
 void client_session::arm(phase p, clock::time_point deadline) {
@@ -146,16 +152,35 @@ void client_session::arm(phase p, clock::time_point deadline) {
 }
 
 void client_session::watchdog_deadline::start(tcp_socket& socket, clock::time_point at) noexcept {
-    s_.connecting_ = &socket;
+    socket_ = &socket;
+    s_.waiting_ = this;
     s_.arm(phase::connect, at);
 }
 
+void client_session::watchdog_deadline::start(worker_timer& timer) noexcept {
+    timer_ = &timer;  // the timer ends the wait: no phase to arm
+    s_.waiting_ = this;
+}
+
 bool client_session::watchdog_deadline::stop() noexcept {
-    s_.connecting_ = nullptr;
+    s_.waiting_ = nullptr;
+    timer_ = nullptr;
+    if (!std::exchange(socket_, nullptr)) return false;
     bool const expired = s_.expired_ == phase::connect;
     s_.disarm();
     s_.expired_ = phase::none;
     return expired;
+}
+
+void client_session::watchdog_deadline::cut() noexcept {
+    boost::system::error_code ec;
+    if (socket_) socket_->cancel(ec);
+    if (timer_) timer_->cancel();
+}
+
+task<bool> client_session::hold_until(clock::time_point t) {
+    watchdog_deadline guard(*this);
+    co_return co_await edge522::hold_until(worker_.context().get_executor(), guard, t);
 }
 
 void client_session::watch() {
@@ -179,7 +204,7 @@ void client_session::on_watch() {
                 if (origin_) origin_->cancel();
                 break;
             case phase::connect:
-                if (boost::system::error_code ec; connecting_) connecting_->cancel(ec);
+                if (waiting_) waiting_->cut();
                 break;
             case phase::tunnel:
                 client_.cancel();

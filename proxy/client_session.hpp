@@ -152,16 +152,24 @@ private:
     bool connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated);
     // The connect's deadline kept by this session's watchdog (phase::connect) rather than by a
     // timer of the connect's own: a pending connect holds no timer, wait operation or timer-queue
-    // entry, and abort() reaches it. Lives in acquire()'s frame.
+    // entry, and abort() reaches it. Lent too to an emulated fault's wait, which abort() cuts
+    // alike. Lives in the frame of the coroutine that waits.
     class watchdog_deadline final : public connect_deadline {
     public:
         explicit watchdog_deadline(client_session& s) noexcept : s_(s) {}
         void start(tcp_socket& socket, clock::time_point at) noexcept override;
+        void start(worker_timer& timer) noexcept override;
         bool stop() noexcept override;
+        void cut() noexcept;  // cancels the connect or the wait
 
     private:
         client_session& s_;
+        tcp_socket* socket_ = nullptr;
+        worker_timer* timer_ = nullptr;
     };
+    // Waits until `t` as an origin that holds back its answer (an emulated fault): false when a
+    // drain cut the wait.
+    task<bool> hold_until(clock::time_point t);
     // TLS on a new origin connection (`ctx` null: a plain origin under a tls_fail/bad_cert fault):
     // `link` is set, or stays empty and x.error says why (525 or 526).
     task<void> secure(std::optional<origin_link>& link, tcp_socket& socket,
@@ -218,6 +226,9 @@ private:
 
     // An operation the watchdog cancelled in phase `p` reports beast::error::timeout.
     boost::system::error_code timed_out_as(boost::system::error_code ec, phase p) noexcept;
+    // True when a drain's end cut the exchange (abort()): what failed then is not the origin's
+    // doing, so no answer is written; x.cut says "drain" in the access log.
+    bool cut_by_drain(exchange& x) const noexcept;
     void arm(phase p, clock::time_point deadline);
     void disarm() noexcept { phase_ = phase::none; }
 
@@ -232,7 +243,7 @@ private:
     clock::time_point wake_at_ = clock::time_point::max();  // when the watchdog's timer is due
     clock::time_point idle_since_;   // when the connection last fell idle
     transport* origin_ = nullptr;  // the origin transport of the exchange in flight (watchdog, drain)
-    tcp_socket* connecting_ = nullptr;  // a new origin connection's pending connect (watchdog, abort)
+    watchdog_deadline* waiting_ = nullptr;  // a pending origin connect or emulated wait (watchdog, abort)
     // The flags together, one byte each: an idle connection is mostly this object, and padding
     // between them would take it past 384 bytes with its control block (the allocator's size class).
     phase phase_ = phase::none;

@@ -238,7 +238,7 @@ task<client_session::round> client_session::exchange_on(origin_link& link, std::
     x.early_response = false;
     origin_ = &link.conn;  // drain, abort and the watchdog reach it; cleared before `link` can end
     auto const sent = co_await send_request(link, head, parser, x);
-    if (sent == step::client_gone) {
+    if (sent == step::client_gone || (sent != step::ok && cut_by_drain(x))) {
         origin_ = nullptr;
         co_return round::close;
     }
@@ -250,6 +250,10 @@ task<client_session::round> client_session::exchange_on(origin_link& link, std::
     }
     std::optional<response_parser> rp;
     auto const got = co_await read_response_head(link, rp, x);
+    if (got != step::ok && cut_by_drain(x)) {
+        origin_ = nullptr;
+        co_return round::close;
+    }
     if (got != step::ok) {
         origin_ = nullptr;
         if (got == step::stale && may_retry) co_return round::retry;
@@ -310,8 +314,8 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
             co_await connect_origin(cr, worker_.context().get_executor(), deadline, o.servers[si], o.timeouts,
                                     x.cfg().timeouts.dns, policy);
         --worker_.metrics().connects_pending;
-        if (aborted_ && !cr.stream) {
-            x.cut = "drain";  // drain_timeout passed while connecting: no answer, the connection closes
+        if (!cr.stream && cut_by_drain(x)) {  // drain_timeout passed while connecting
+            x.server = cr.address;
             co_return;
         }
         if (!connected(cr, o, x, emulated)) {
@@ -380,7 +384,8 @@ task<client_session::step> client_session::send_request(origin_link& link, std::
         // Emulated: the request is never ACKed, so TCP_USER_TIMEOUT (request_ack) gives up on it;
         // with request_ack = 0 the edge's own write timer does.
         bool const user_timeout = o.timeouts.request_ack.count() > 0;
-        co_await sleep_until(clock::now() + (user_timeout ? o.timeouts.request_ack : o.timeouts.write));
+        if (!co_await hold_until(clock::now() + (user_timeout ? o.timeouts.request_ack : o.timeouts.write)))
+            co_return step::failed;  // cut by a drain
         auto const f = user_timeout ? failure::request_not_acked : failure::write_timeout;
         x.fail(f, "request",
                x.fault->prefix() + describe_request_write(f, x.server, user_timeout ? make_error_code(net::error::timed_out)
@@ -402,6 +407,7 @@ task<client_session::step> client_session::send_request(origin_link& link, std::
     if (!ec && n < out.size()) std::tie(ec, n) = co_await write_rest(link.conn, out, n);
     disarm();
     ec = timed_out_as(ec, phase::origin_write);
+    if (ec && aborted_) co_return step::failed;  // cut by a drain, not the origin's failure
     if (ec) {
         if (link.reused && x.replayable() && stale_error(ec)) co_return step::stale;
         auto const f = classify_write_error(ec);
@@ -415,6 +421,7 @@ task<client_session::step> client_session::send_request(origin_link& link, std::
         disarm();
         rec = timed_out_as(rec, phase::origin_write);
         std::string().swap(x.replay);
+        if (rec && aborted_) co_return step::failed;
         if (rec) {
             auto const f = classify_write_error(rec);
             x.fail(f, "request_body", describe_request_write(f, x.server, rec, o.timeouts, true));
@@ -443,6 +450,7 @@ task<client_session::step> client_session::send_body(origin_link& link, request_
     };
     auto r = co_await (pump(client_, buffer_, parser, link.conn, spec) || readable(link.conn));
     disarm();
+    if (aborted_) co_return step::failed;  // cut by a drain: neither side failed
     if (r.index() == 1) {
         x.early_response = true;
         co_return step::early_response;
@@ -500,11 +508,10 @@ task<client_session::step> client_session::read_response_head(origin_link& link,
             return step::failed;
         };
         if (type == config::fault_type::response_delay) {
-            if (x.fault->delay >= o.timeouts.read) {
-                co_await sleep_until(waited_from + o.timeouts.read);
-                co_return emulate(failure::read_timeout, beast::error::timeout);
-            }
-            co_await sleep_until(waited_from + x.fault->delay);
+            bool const times_out = x.fault->delay >= o.timeouts.read;
+            if (!co_await hold_until(waited_from + (times_out ? o.timeouts.read : x.fault->delay)))
+                co_return step::failed;  // cut by a drain
+            if (times_out) co_return emulate(failure::read_timeout, beast::error::timeout);
         }
         if (type == config::fault_type::reset) co_return emulate(failure::connection_reset, net::error::connection_reset);
         if (type == config::fault_type::empty) co_return emulate(failure::empty_response, net::error::eof);
@@ -526,6 +533,7 @@ task<client_session::step> client_session::read_response_head(origin_link& link,
             break;
     }
     disarm();
+    if (r.status != head_status::ok && aborted_) co_return step::failed;  // cut by a drain
     if (r.status != head_status::ok) {
         auto const ec = timed_out_as(r.ec, phase::origin_read);
         bool const got_bytes = r.bytes > 0;

@@ -139,6 +139,17 @@ std::optional<fault_choice> decide(std::vector<active_fault> const& faults, std:
     return std::nullopt;
 }
 
+namespace {
+
+// An emulated connect that nothing answered: timed out at its deadline, or cut before it (a drain).
+void emulated_timeout(connect_result& r, bool held) noexcept {
+    r.why = failure::connect_timeout;
+    r.ec = held ? make_error_code(boost::beast::error::timeout)
+                : make_error_code(boost::asio::error::operation_aborted);
+}
+
+} // namespace
+
 task<void> connect_with_fault(connect_result& r, worker_executor ex, connect_deadline& guard,
                               config::host_port const& server,
                               config::origin_timeouts const& timeouts,
@@ -155,23 +166,21 @@ task<void> connect_with_fault(connect_result& r, worker_executor ex, connect_dea
         // The SYN that gets through leaves this late; if that is past the deadline, none does.
         bool const all_lost = type == config::fault_type::syn_loss && fault.syns_lost >= max_syns;
         auto const late = type == config::fault_type::syn_loss ? syn_offset(fault.syns_lost) : fault.delay;
+        bool held = true;  // false: cut (a drain), and no SYN leaves
         if (!all_lost && t0 + late < deadline) {
-            co_await sleep_until(t0 + late);
+            held = co_await hold_until(ex, guard, t0 + late);
             auto rest = timeouts;
             rest.connect = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
-            if (rest.connect.count() > 0) {
+            if (held && rest.connect.count() > 0) {
                 co_await connect_origin(r, ex, guard, server, rest, dns_timeout, policy);
                 r.connect_time = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0);
                 co_return;
             }
         }
-        co_await sleep_until(deadline);
-        r.why = failure::connect_timeout;
-        r.ec = boost::beast::error::timeout;
+        if (held) held = co_await hold_until(ex, guard, deadline);
+        emulated_timeout(r, held);
     } else if (type == config::fault_type::blackhole) {
-        co_await sleep_until(deadline);
-        r.why = failure::connect_timeout;
-        r.ec = boost::beast::error::timeout;
+        emulated_timeout(r, co_await hold_until(ex, guard, deadline));
     } else if (type == config::fault_type::refuse) {
         r.why = failure::connect_refused;
         r.ec = net::error::connection_refused;

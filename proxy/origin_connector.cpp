@@ -113,9 +113,12 @@ bool timer_deadline::stop() noexcept {
     return st_->expired;
 }
 
-task<void> sleep_until(clock_type::time_point t) {
-    net::steady_timer timer(co_await net::this_coro::executor, t);
-    co_await timer.async_wait(use_nothrow);
+task<bool> hold_until(worker_executor ex, connect_deadline& guard, clock_type::time_point t) {
+    worker_timer timer(ex, t);
+    guard.start(timer);
+    auto [ec] = co_await timer.async_wait(use_nothrow);
+    guard.stop();
+    co_return !ec;
 }
 
 namespace {
@@ -230,8 +233,8 @@ task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadlin
         auto const a = prepare(r, r.stream.emplace(ex), endpoints[i], policy);
         if (a == attempt::skip) continue;
         if (a == attempt::dropped) {
-            co_await sleep_until(t0 + timeouts.connect);
-            r.ec = beast::error::timeout;
+            bool const held = co_await hold_until(ex, deadline, t0 + timeouts.connect);
+            r.ec = held ? make_error_code(beast::error::timeout) : make_error_code(net::error::operation_aborted);
         }
         if (a != attempt::connect) break;
         deadline.start(*r.stream, t0 + timeouts.connect);

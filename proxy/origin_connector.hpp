@@ -42,10 +42,14 @@ struct connect_result {
 // Who cancels a connect at its deadline: connect_origin calls start() immediately before each
 // SYN and stop() once that connect has completed; stop() tells whether the deadline came first
 // (the connect was then cancelled). An edge's exchange lends its client session's watchdog (no
-// timer of its own per pending connect); tools use timer_deadline.
+// timer of its own per pending connect), which also cuts the connect when a drain ends; tools use
+// timer_deadline.
 class connect_deadline {
 public:
     virtual void start(tcp_socket& socket, std::chrono::steady_clock::time_point at) noexcept = 0;
+    // An emulated wait instead of a SYN (a fault's blackhole or delay, an emulated firewall's
+    // drop) is on `timer`, which ends it: what would cut a pending connect early cancels the timer.
+    virtual void start(worker_timer& timer) noexcept = 0;
     virtual bool stop() noexcept = 0;
 
 protected:
@@ -53,11 +57,13 @@ protected:
 };
 
 // A connect deadline on a timer of its own. Its state is shared with the timer's handler, so a
-// handler due to run when the connect ends touches nothing of the caller's.
+// handler due to run when the connect ends touches nothing of the caller's. Nothing cuts an
+// emulated wait early.
 class timer_deadline final : public connect_deadline {
 public:
     explicit timer_deadline(worker_executor ex);
     void start(tcp_socket& socket, std::chrono::steady_clock::time_point at) noexcept override;
+    void start(worker_timer&) noexcept override {}
     bool stop() noexcept override;
 
 private:
@@ -77,8 +83,10 @@ task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadlin
                           config::origin_timeouts const& timeouts,
                           std::chrono::milliseconds dns_timeout, connect_policy const& policy = {});
 
-// Waits until `t` on the calling coroutine's executor (a connect deadline, an emulated fault's time).
-task<void> sleep_until(std::chrono::steady_clock::time_point t);
+// Waits until `t` on `ex`, as a connect that nothing answers would (an emulated fault, an emulated
+// firewall's drop, an emulated origin that holds back its answer): false when `guard` cut the wait
+// first (a drain).
+task<bool> hold_until(worker_executor ex, connect_deadline& guard, std::chrono::steady_clock::time_point t);
 
 // "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
 std::string errno_name(boost::system::error_code const& ec);

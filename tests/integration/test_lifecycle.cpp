@@ -107,6 +107,39 @@ TEST_CASE("lifecycle: drain_timeout cuts an origin connect still pending and log
     CHECK(line.find("cut=drain") != std::string::npos);
 }
 
+TEST_CASE("lifecycle: drain_timeout cuts emulated faults and a silent origin alike - unanswered and logged", "[lifecycle]") {
+    // Whatever an exchange waits for when drain_timeout ends is cut the same way: an emulated
+    // blackhole or connect_delay (no SYN has left), an emulated response_delay or no_ack, an origin
+    // that says nothing. No answer is written (for the silent origin the edge used to answer 520,
+    // "not an HTTP response (Operation canceled)", blaming the origin for its own cut), each is
+    // logged cut=drain with no failure, and the edge exits at drain_timeout (the emulated waits
+    // used to hold it until the outright stop a second later, unlogged).
+    origin silent(origin::behaviour::silent);
+    edge e(simple_config({silent.address()}, "connect = \"30s\"\nread = \"60s\"", "",
+                         "drain_timeout = \"300ms\"\n[chaos]\nheader = \"x-fault\""));
+    std::vector<std::pair<std::string, std::string>> const cases = {
+        {"/blackhole", "blackhole"},          {"/connect-delay", "connect_delay;delay=20s"},
+        {"/response-delay", "response_delay;delay=20s"}, {"/no-ack", "no_ack"},
+        {"/silent", ""}};
+    std::vector<std::future<response>> pending;
+    for (auto const& [target, fault] : cases)
+        pending.push_back(std::async(std::launch::async, [&, target = target, fault = fault] {
+            return get(e.port(), target, "app.test", fault.empty() ? "" : "x-fault: " + fault + "\r\n");
+        }));
+    std::this_thread::sleep_for(300ms);
+    sigterm_ends_within_drain_timeout(e, 0.3);
+    for (auto& p : pending) CHECK(p.get().status == 0);
+    auto const log = e.log();
+    for (auto const& [target, fault] : cases) {
+        INFO(target << "\n" << log);
+        auto const at = log.find("\"GET " + target + "\"");
+        REQUIRE(at != std::string::npos);
+        auto const line = log.substr(at, log.find('\n', at) - at);
+        CHECK(line.find("cut=drain") != std::string::npos);
+        CHECK(line.find("failure=") == std::string::npos);
+    }
+}
+
 TEST_CASE("lifecycle: several workers live through their periodic heap upkeep and exit 0", "[lifecycle]") {
     // Every worker's sweep hands free heap back every 10 s, all at the same tick. Under mimalloc
     // glibc's malloc_trim ran there and set up glibc's unused heap from several threads at once:
