@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -1219,11 +1221,29 @@ bool needs_new_connection(fault_type t) noexcept
     return connect_phase(t) || t == fault_type::tls_fail || t == fault_type::bad_cert;
 }
 
+std::optional<double> parse_decimal(std::string_view text) noexcept
+{
+    double v = 0;
+    auto const end = text.data() + text.size();
+    auto const [p, ec] = std::from_chars(text.data(), end, v, std::chars_format::general);
+    if (text.empty() || ec != std::errc{} || p != end || !std::isfinite(v)) return std::nullopt;
+    return v;
+}
+
+std::string_view text_prefix(std::string_view text, std::size_t max) noexcept
+{
+    if (text.size() <= max) return text;
+    std::size_t n = max;
+    // Back to the first byte of the sequence the cut falls in (continuation bytes are 10xxxxxx).
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    return text.substr(0, n);
+}
+
 std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error)
 {
     auto it = std::find(fault_types.begin(), fault_types.end(), text);
     if (it == fault_types.end()) {
-        error = "\"" + std::string(text.substr(0, 64)) +
+        error = "\"" + std::string(text_prefix(text)) +
                 "\" is not a fault type (blackhole syn_loss connect_delay refuse unreachable dns_fail "
                 "response_delay no_ack reset empty garbage tls_fail bad_cert; see SPEC section 5)";
         return std::nullopt;

@@ -124,6 +124,14 @@ struct fault {
 
 std::string_view name(fault_type t) noexcept;
 // The type of `text`, or nullopt with `error` naming why.
+// A finite decimal number written in full ("0.25", "1", "1e-3"): no hex, inf or nan, nothing
+// after it. nullopt otherwise.
+std::optional<double> parse_decimal(std::string_view text) noexcept;
+
+// At most the first `max` bytes of `text`, never ending inside a UTF-8 sequence: a name echoed
+// in an error message (a JSON reply) stays valid UTF-8.
+std::string_view text_prefix(std::string_view text, std::size_t max = 64) noexcept;
+
 std::optional<fault_type> parse_fault_type(std::string_view text, std::string& error);
 // Emulated instead of the TCP connect (never on a pooled connection).
 bool connect_phase(fault_type t) noexcept;

@@ -118,8 +118,8 @@ int cli_main(int argc, char** argv) {
     probe->add_flag("--json", popt.json, "one JSON object: code, cause, fix, connect_ms, ...");
 
     auto* fault = app.add_subcommand("fault", "add, list and remove emulated faults of a running edge through "
-                                     "its admin API; exit 0 ok, 1 with the API's error, 2 when the edge cannot "
-                                     "be reached");
+                                     "its admin API; exit 0 ok, 1 with the API's error (or a usage error), 2 when "
+                                     "the edge cannot be reached");
     tools::fault_cli_options fopt;
     fault->add_option("--admin", fopt.admin, "the edge's admin address (default 127.0.0.1:9522)");
     fault->add_option("--token", fopt.token, "admin bearer token (default: $EDGE522_ADMIN_TOKEN)");
@@ -148,7 +148,9 @@ int cli_main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (CLI::ParseError const& e) {
         int rc = app.exit(e);
-        return rc == 0 ? 0 : exit_invalid;
+        // `fault`'s exit 2 means "the edge cannot be reached" (SPEC section 2): its usage errors
+        // are 1, with every other failure.
+        return rc == 0 ? 0 : fault->parsed() ? 1 : exit_invalid;
     }
 
     if (*check) {

@@ -113,7 +113,9 @@ void client_session::spawn(bool first) {
 }
 
 void client_session::drain() {
-    if (idle_ || tunnel_) {
+    // Only what waits for a request closes now; an exchange in flight, a tunnel too, has until
+    // drain_timeout (abort()).
+    if (idle_) {
         client_.cancel();
         if (origin_) origin_->cancel();
     }
@@ -397,7 +399,9 @@ task<bool> client_session::start_tls() {
         // As nginx: no answer (there is no channel to give one on), a line in the edge's own log.
         ec = timed_out_as(ec, phase::handshake);
         spdlog::debug("TLS handshake with client {} failed: {}", client_ip_,
-                      ec == beast::error::timeout ? std::string("not complete within client_header") : ec.message());
+                      ec == beast::error::timeout ? std::string("not complete within client_header")
+                      : aborted_                  ? std::string("cut by the drain (drain_timeout)")
+                                                  : ec.message());
         ERR_clear_error();
         co_return false;
     }
@@ -471,8 +475,12 @@ client_session::verdict client_session::judge_request(head_result const& r, exch
             return verdict::answer;
         }
         if (r.status == head_status::closed || r.ec == http::error::partial_message ||
-            r.ec == net::error::operation_aborted || r.ec == net::error::connection_reset)
-            return verdict::close;  // the client went away (or we are draining): nothing to answer
+            r.ec == net::error::operation_aborted || r.ec == net::error::connection_reset) {
+            // The client went away (or the drain ended): nothing to answer. Part of a head came:
+            // the log line says why it goes no further.
+            if (r.bytes > 0) x.cut = aborted_ ? "drain" : "client_closed";
+            return verdict::close;
+        }
         f = failure::bad_request;
         x.fail(f, "client_header", "malformed request: " + r.ec.message());
         return verdict::answer;

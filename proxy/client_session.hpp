@@ -255,7 +255,6 @@ private:
     bool park_requested_ = false;    // the sweep cancelled that wait: park
     bool closed_ = false;
     bool linger_ = false;        // the last request's body was not read to its end
-    bool tunnel_ = false;
     bool aborted_ = false;       // drain_timeout passed: in-flight work is being cut
     bool tls_ = false;           // accepted on an HTTPS listener
     std::string client_ip_;

@@ -323,7 +323,7 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
         } else if (auto* tctx = x.rt->tls_for(o); tctx || (x.fault_needs_new_connection() && !emulated)) {
             // TLS after the TCP handshake, under its own deadline (522 covers only TCP): 525 or 526.
             co_await secure(link, *cr.stream, tctx, o.servers[si], x.rt->pool_key(o, si, x.egress), x);
-            if (link) co_return;
+            if (link || cut_by_drain(x)) co_return;
         } else {
             link.emplace(origin_link{transport(std::move(*cr.stream)), &x.rt->pool_key(o, si, x.egress), false,
                                      beast::flat_buffer(origin_buffer_max(x))});
@@ -335,8 +335,14 @@ task<void> client_session::acquire(std::optional<origin_link>& link, config::ori
 }
 
 bool client_session::connected(connect_result const& cr, config::origin const& o, exchange& x, bool emulated) {
-    if (cr.why != failure::dns_failed || cr.stream)
-        worker_.metrics().observe_connect(o.name, std::chrono::duration<double>(cr.connect_time).count());
+    if (cr.why != failure::dns_failed || cr.stream) {
+        // A connect that timed out counts as taking its deadline (the timer's lateness, a fraction of
+        // a millisecond, aside): a 522 lands in its deadline's bucket, not the next one up.
+        using seconds = std::chrono::duration<double>;
+        bool const timed_out = !cr.stream && cr.why == failure::connect_timeout;
+        worker_.metrics().observe_connect(o.name, timed_out ? seconds(o.timeouts.connect).count()
+                                                            : seconds(cr.connect_time).count());
+    }
     x.server = cr.address;
     x.connect_ms = static_cast<std::int32_t>(cr.connect_time.count() / 1000);
     if (cr.stream) return true;
@@ -365,7 +371,7 @@ task<void> client_session::secure(std::optional<origin_link>& link, tcp_socket& 
     origin_ = nullptr;
     if (!r.ok) {
         conn.close();
-        x.fail(r.why, "tls", describe_tls(r, x.server, name, limit));
+        if (!aborted_) x.fail(r.why, "tls", describe_tls(r, x.server, name, limit));  // else cut by a drain
         co_return;
     }
     link.emplace(origin_link{std::move(conn), &key, false, beast::flat_buffer(origin_buffer_max(x))});
@@ -634,6 +640,7 @@ task<bool> client_session::relay_response(origin_link& link, response_parser& rp
                              nullptr, nullptr};
         auto const sent_before = x.bytes_sent;
         auto pr = co_await pump(link.conn, link.buf, rp, client_, spec);
+        if (pr.read_ec && cut_by_drain(x)) co_return false;  // the drain's cut, not the origin's failure
         if (pr.read_ec) {
             auto const ec = timed_out_as(pr.read_ec, phase::origin_read);
             auto const f = classify_response_error(ec, true);
@@ -641,11 +648,11 @@ task<bool> client_session::relay_response(origin_link& link, response_parser& rp
             // The head waited for the body's first bytes, and those were already broken (a bad
             // first chunk): nothing of the response reached the client, which gets the edge's
             // answer, and keeps its connection as after any other 520.
-            if (!head_sent && x.bytes_sent == sent_before && !aborted_)
+            if (!head_sent && x.bytes_sent == sent_before)
                 co_return co_await answer(f, x, x.keep_alive && request_done);
             // Else the head is gone: the only honest signal left is to cut the client connection
             // (no terminating chunk).
-            x.cut = aborted_ ? "drain" : "origin_failed";
+            x.cut = "origin_failed";
             co_return false;
         }
         if (pr.write_ec) {
@@ -734,7 +741,6 @@ task<void> client_session::tunnel(origin_link& link, exchange& x) {
     using namespace net::experimental::awaitable_operators;
     auto const idle = x.cfg().timeouts.tunnel_idle;
     origin_ = &link.conn;
-    tunnel_ = true;
     if (worker_.draining()) co_return;
     // Bytes already read past the heads belong to the other side.
     if (link.buf.size() > 0) {
@@ -778,6 +784,7 @@ task<void> client_session::tunnel(origin_link& link, exchange& x) {
     };
     touch();
     co_await (one_way(client_, link.conn, nullptr) && one_way(link.conn, client_, &x.bytes_sent));
+    bool const idle_cut = std::exchange(expired_, phase::none) == phase::tunnel;
     disarm();
     if (link.conn.is_tls() && !aborted_) {
         // The origin's close_notify (bounded: Asio's shutdown also waits for the origin's).
@@ -785,9 +792,9 @@ task<void> client_session::tunnel(origin_link& link, exchange& x) {
         co_await link.conn.tls()->async_shutdown(use_nothrow);
         disarm();
     }
-    tunnel_ = false;
     origin_ = nullptr;
     if (aborted_) x.cut = "drain";
+    else if (idle_cut) x.cut = "tunnel_idle";
 }
 
 template task<client_session::pump_result> client_session::pump(transport&, beast::flat_buffer&,

@@ -210,7 +210,7 @@ std::optional<config::fault> fault_from_header(std::string_view value, std::stri
         auto const key = trim(item.substr(0, eq));
         auto const v = eq == std::string_view::npos ? std::string_view{} : trim(item.substr(eq + 1));
         if (eq == std::string_view::npos || v.empty()) {
-            error = std::string(key.substr(0, 64)) + ": expected key=value";
+            error = std::string(config::text_prefix(key)) + ": expected key=value";
             return std::nullopt;
         }
         bool ok = true;
@@ -218,16 +218,14 @@ std::optional<config::fault> fault_from_header(std::string_view value, std::stri
         else if (key == "jitter") ok = set_duration(f.jitter, key, v, error);
         else if (key == "path_prefix") ok = set_path_prefix(f, v, error);
         else if (key == "probability") {
-            char* endp = nullptr;
-            std::string const text(v);
-            double const p = std::strtod(text.c_str(), &endp);
-            if (endp != text.c_str() + text.size()) {
-                error = "probability: \"" + text.substr(0, 64) + "\" is not a number";
+            auto const p = config::parse_decimal(v);
+            if (!p) {
+                error = "probability: \"" + std::string(config::text_prefix(v)) + "\" is not a number";
                 return std::nullopt;
             }
-            ok = set_probability(f, p, error);
+            ok = set_probability(f, *p, error);
         } else {
-            error = "\"" + std::string(key.substr(0, 64)) + "\" is not a fault parameter (delay, jitter, probability, path_prefix)";
+            error = "\"" + std::string(config::text_prefix(key)) + "\" is not a fault parameter (delay, jitter, probability, path_prefix)";
             return std::nullopt;
         }
         if (!ok) return std::nullopt;
@@ -296,7 +294,7 @@ std::optional<config::fault> fault_from_json(json::value const& v, std::string& 
                 if (skey == "up") ok = duration_field(sv, "schedule.up", f.up);
                 else if (skey == "down") ok = duration_field(sv, "schedule.down", f.down);
                 else {
-                    error = "schedule." + std::string(skey.substr(0, 64)) + ": unknown field (up, down)";
+                    error = "schedule." + std::string(config::text_prefix(skey)) + ": unknown field (up, down)";
                     return std::nullopt;
                 }
                 if (!ok) return std::nullopt;
@@ -306,7 +304,7 @@ std::optional<config::fault> fault_from_json(json::value const& v, std::string& 
                 return std::nullopt;
             }
         } else {
-            error = std::string(k.substr(0, 64)) +
+            error = std::string(config::text_prefix(k)) +
                     ": unknown field (type, probability, path_prefix, delay, jitter, schedule)";
             return std::nullopt;
         }

@@ -159,7 +159,8 @@ void append_framing(std::string& out, http::fields const& f, body_framing framin
 } // namespace
 
 bool is_upgrade_request(http::request_header<> const& req) {
-    return req.count(http::field::upgrade) > 0 && connection_lists(req, "upgrade");
+    // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored (and, hop-by-hop, not forwarded).
+    return req.version() >= 11 && req.count(http::field::upgrade) > 0 && connection_lists(req, "upgrade");
 }
 
 bool is_hop_by_hop(http::fields const& f, std::string_view name) {

@@ -14,6 +14,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -27,7 +28,7 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-constexpr int exit_api_error = 1;
+constexpr int exit_api_error = 1;  // the API's error, or a usage error (SPEC: "1 otherwise")
 constexpr int exit_unreachable = 2;
 
 struct reply {
@@ -124,6 +125,11 @@ std::string fault_line(json::object const& f) {
         auto const* v = f.if_contains(k);
         if (!v) return "";
         if (v->is_string()) return text_of(v->get_string());
+        if (v->is_double()) {  // 0.25, 1: not serialize()'s 1E0
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%g", v->get_double());
+            return buf;
+        }
         return json::serialize(*v);
     };
     std::string line = "  " + text("id") + "  " + text("type") + "  (" + text("source") + ")  probability=" +
@@ -156,9 +162,7 @@ int do_list(fault_cli_options const& o) {
 int do_add(fault_cli_options const& o) {
     json::object body{{"type", o.type}};
     if (o.probability) {
-        char* end = nullptr;
-        double const p = std::strtod(o.probability->c_str(), &end);
-        if (end == o.probability->c_str() + o.probability->size() && !o.probability->empty()) body["probability"] = p;
+        if (auto const p = config::parse_decimal(*o.probability)) body["probability"] = *p;
         else body["probability"] = *o.probability;  // the API names the field in its error
     }
     if (o.delay) body["delay"] = *o.delay;
@@ -168,7 +172,7 @@ int do_add(fault_cli_options const& o) {
         auto const comma = o.schedule->find(',');
         if (comma == std::string::npos) {
             std::cerr << "edge522 fault: --schedule: expected UP,DOWN, e.g. 30s,10s\n";
-            return exit_unreachable;
+            return exit_api_error;
         }
         body["schedule"] = json::object{{"up", o.schedule->substr(0, comma)}, {"down", o.schedule->substr(comma + 1)}};
     }
@@ -195,7 +199,7 @@ int run_fault_cli(fault_cli_options o) {
         return finish(call(o, http::verb::delete_, target), 204);
     }
     std::cerr << "edge522 fault: unknown action " << o.action << "\n";
-    return exit_unreachable;
+    return exit_api_error;
 }
 
 } // namespace edge522::tools

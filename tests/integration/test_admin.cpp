@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include <signal.h>
 
@@ -21,6 +22,22 @@ response admin_call(std::uint16_t port, std::string const& method, std::string c
 }
 
 } // namespace
+
+TEST_CASE("admin: a 522 lands in the connect histogram bucket of its deadline", "[admin]") {
+    // Timed out at 1 s (and a fraction of a millisecond): counted in le="1", not le="2.5".
+    blackholed_origin bh;
+    edge e(simple_config({bh.address()}, "connect = \"1s\"", "", "", "listen = \"127.0.0.1:0\""));
+    CHECK(get(e.port()).status == 522);
+    response m;
+    for (int i = 0; i < 50; ++i) {
+        m = admin_call(e.admin_port(), "GET", "/metrics");
+        if (m.body.find("edge522_origin_connect_seconds_count{origin=\"app\"} 1\n") != std::string::npos) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(m.body.find("edge522_origin_connect_seconds_bucket{origin=\"app\",le=\"0.5\"} 0\n") != std::string::npos);
+    CHECK(m.body.find("edge522_origin_connect_seconds_bucket{origin=\"app\",le=\"1\"} 1\n") != std::string::npos);
+    CHECK(m.body.find("edge522_origin_connect_seconds_sum{origin=\"app\"} 1\n") != std::string::npos);
+}
 
 TEST_CASE("admin: healthz, metrics, origins, and the edge port never reaches it", "[admin]") {
     origin o(origin::behaviour::healthy);

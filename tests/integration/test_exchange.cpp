@@ -400,17 +400,50 @@ TEST_CASE("tunnels: half-close relayed, idle ones closed at tunnel_idle, busy on
     }
 }
 
-TEST_CASE("tunnels are closed by drain", "[exchange][tunnel]") {
+TEST_CASE("a drain lets an open tunnel run until drain_timeout then cuts it", "[exchange][tunnel]") {
+    // A tunnel is an exchange in flight (SPEC section 2): bytes still flow both ways while the edge
+    // drains; at drain_timeout it is cut and logged cut=drain. (It used to be closed at once, with
+    // nothing in its log line to say why.)
     origin o(origin::behaviour::upgrade);
-    edge e(simple_config({o.address()}, "", "", "drain_timeout = \"5s\""));
+    edge e(simple_config({o.address()}, "", "", "drain_timeout = \"1s\""));
     client c(e.port());
     REQUIRE(c.request("GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", true)
                 .status == 101);
-    auto t0 = clock_type::now();
+    auto const t0 = clock_type::now();
     e.signal(SIGTERM);
+    std::this_thread::sleep_for(300ms);
+    c.send("draining");
+    CHECK(c.read_exactly(8) == "draining");
     CHECK(c.closed_within(3s));
     CHECK(e.wait_exit() == 0);
-    CHECK(std::chrono::duration<double>(clock_type::now() - t0).count() < 3.0);
+    double const s = std::chrono::duration<double>(clock_type::now() - t0).count();
+    CHECK(s >= 0.99);
+    CHECK(s < 3.0);
+    auto const log = e.log();
+    auto const at = log.find("\"GET /ws\" 101");
+    REQUIRE(at != std::string::npos);
+    CHECK(log.substr(at, log.find('\n', at) - at).find("cut=drain") != std::string::npos);
+}
+
+TEST_CASE("tunnels: one idle past tunnel_idle is logged cut=tunnel_idle", "[exchange][tunnel]") {
+    origin o(origin::behaviour::upgrade);
+    edge e(simple_config({o.address()}, "tunnel_idle = \"300ms\""));
+    client c(e.port());
+    REQUIRE(c.request("GET /idle-ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", true)
+                .status == 101);
+    CHECK(c.closed_within(3s));
+    CHECK(e.log_contains("cut=tunnel_idle"));
+}
+
+TEST_CASE("an Upgrade in an HTTP/1.0 request is ignored", "[exchange][tunnel]") {
+    // RFC 9110 7.8: a server MUST ignore it. The request goes to the origin as a plain one, without
+    // the Upgrade (hop-by-hop), and its answer is relayed as usual.
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    client c(e.port());
+    auto r = c.request("GET /ws HTTP/1.0\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    CHECK(r.status == 200);
+    CHECK(o.last_head().find("websocket") == std::string::npos);
 }
 
 TEST_CASE("every answer is logged and counted: the edge's own 400/408/431/501 and previews apart", "[exchange][log]") {

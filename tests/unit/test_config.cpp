@@ -1111,3 +1111,22 @@ TEST_CASE("cidr::contains", "[config][access]")
     CHECK(all->contains(out, false));
     CHECK_FALSE(all->contains(out, true));  // another family never matches
 }
+
+TEST_CASE("text_prefix never ends inside a UTF-8 sequence", "[config]")
+{
+    CHECK(text_prefix("short", 64) == "short");
+    std::string const a63 = std::string(63, 'a');
+    CHECK(text_prefix(a63 + "\xc3\xa9" + "z", 64) == a63);            // 2-byte sequence cut at byte 64
+    CHECK(text_prefix(a63 + "b\xc3\xa9", 64) == a63 + "b");           // a whole character fits
+    CHECK(text_prefix("\xe2\x82\xac\xe2\x82\xac", 4) == "\xe2\x82\xac");  // 3-byte sequences
+    CHECK(text_prefix("\xf0\x9f\x98\x80", 3).empty());                   // 4-byte, none fits
+}
+
+TEST_CASE("parse_decimal takes finite decimal numbers only", "[config]")
+{
+    CHECK(parse_decimal("0.25") == 0.25);
+    CHECK(parse_decimal("1") == 1.0);
+    CHECK(parse_decimal("1e-3") == 0.001);
+    for (char const* bad : {"", " 1", "1 ", "0x1", "nan", "inf", "-inf", "1.0x", "+", ".", "1e999"})
+        CHECK_FALSE(parse_decimal(bad));
+}
