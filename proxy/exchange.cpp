@@ -297,6 +297,8 @@ bool client_session::take_pooled(std::optional<origin_link>& link, config::origi
 task<void> client_session::acquire(std::optional<origin_link>& link, config::origin const& o, exchange& x,
                                    bool fresh_only) {
     bool const emulated = x.fault_at_connect();
+    if (emulated && x.fault->spec.type == config::fault_type::syn_loss)  // what the diagnosis counts
+        x.fault->syns_lost = std::min(x.fault->syns_lost, syns_before(o.timeouts.connect));
     for (std::size_t si = 0;; ++si) {
         if (si > 0 && take_pooled(link, o, si, x, fresh_only)) co_return;  // forward() tried server 0's pool
         // A new connection takes a round trip at least, or up to the connect timeout: the

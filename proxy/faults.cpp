@@ -101,6 +101,12 @@ milliseconds syn_offset(unsigned n) noexcept {
     return std::chrono::seconds(offsets[std::min(n, max_syns - 1)]);
 }
 
+unsigned syns_before(milliseconds deadline) noexcept {
+    unsigned n = 0;
+    while (n < max_syns && syn_offset(n) < deadline) ++n;
+    return n;
+}
+
 double fault_draw::unit(std::uint64_t salt) const noexcept {
     auto const x = mix(seed ^ mix(sequence ^ mix(salt)));
     return static_cast<double>(x >> 11) * 0x1.0p-53;

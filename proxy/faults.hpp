@@ -59,6 +59,8 @@ struct fault_choice {
 // 0 1 2 3 4 5 7 11 19 s: the ninth SYN at 19 s is never answered in time (the deadline).
 std::chrono::milliseconds syn_offset(unsigned n) noexcept;
 constexpr unsigned max_syns = 9;
+// How many SYNs leave before `deadline` (the first at 0): no more can be lost to a syn_loss.
+unsigned syns_before(std::chrono::milliseconds deadline) noexcept;
 
 // What decides: the seed ([chaos].seed, or a random one per process when 0) and the request's
 // global sequence number. Same (seed, sequence) -> same choice, whatever the worker.

@@ -152,8 +152,10 @@ task<handshake_result> handshake_origin(transport::tls_stream& s, origin_context
 // A fault's emulated failure: tls_fail -> 525, bad_cert -> 526.
 handshake_result emulated(config::fault_type type);
 
-// The client's first byte on a TLS port: 0x16 starts a TLS handshake record; anything printable is
-// most likely a plain HTTP request sent to the HTTPS port.
-constexpr bool starts_tls(unsigned char first) noexcept { return first == 0x16; }
+// The client's first byte on a TLS port, judged as nginx does: 0x16 starts a TLS handshake record,
+// a set high bit an SSLv2-style hello (both go to the handshake, which answers or fails); anything
+// else (a printable byte, another record type) is answered as plain HTTP sent to the HTTPS port.
+constexpr bool starts_tls(unsigned char first) noexcept { return first == 0x16 || (first & 0x80) != 0; }
+static_assert(starts_tls(0x16) && starts_tls(0x80) && !starts_tls('G') && !starts_tls(0x15));
 
 } // namespace edge522::tls

@@ -184,6 +184,12 @@ TEST_CASE("decisions: delays within delay +- jitter, SYN losses at Cloudflare's 
     CHECK(syn_offset(6) == 7s);
     CHECK(syn_offset(7) == 11s);
     CHECK(syn_offset(8) == 19s);
+    // At most the SYNs sent before the deadline are lost: at 2 s, the ones at 0 and 1 s.
+    CHECK(syns_before(2s) == 2);
+    CHECK(syns_before(2001ms) == 3);
+    CHECK(syns_before(19s) == 8);
+    CHECK(syns_before(20s) == max_syns);
+    CHECK(syns_before(0s) == 0);
 }
 
 TEST_CASE("registry: config faults replaced on reload, run-time ones kept while their origin exists", "[faults]") {
