@@ -150,8 +150,7 @@ namespace {
 // An emulated connect that nothing answered: timed out at its deadline, or cut before it (a drain).
 void emulated_timeout(connect_result& r, bool held) noexcept {
     r.why = failure::connect_timeout;
-    r.ec = held ? make_error_code(boost::beast::error::timeout)
-                : make_error_code(boost::asio::error::operation_aborted);
+    r.ec = unanswered(held);
 }
 
 } // namespace

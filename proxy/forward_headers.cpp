@@ -46,11 +46,15 @@ bool hop_by_hop_field(http::field name) noexcept {
 // The field names a message's Connection fields list (RFC 9110 7.6.1), collected once per message.
 class connection_options {
 public:
-    explicit connection_options(http::fields const& f) {
-        for (auto const& field : f)
-            if (field.name() == http::field::connection)
-                for (auto const& t : http::token_list{field.value()})
-                    if (!iequals(t, "keep-alive") && !iequals(t, "close")) names_.push_back(t);
+    template <class Fields>
+    explicit connection_options(Fields const& f) {
+        for (auto const& field : f) {
+            if (field.name() != http::field::connection) continue;
+            auto const v = field.value();
+            if (iequals(v, "keep-alive") || iequals(v, "close")) continue;  // the usual value, no list walk
+            for (auto const& t : http::token_list{v})
+                if (!iequals(t, "keep-alive") && !iequals(t, "close")) names_.push_back(t);
+        }
     }
     // Whether `name` is hop-by-hop in this message: fixed, or listed (Content-Length and Host never).
     bool hop_by_hop(http::field name, std::string_view text) const {
@@ -115,7 +119,8 @@ void field_line(std::string& out, std::string_view name, std::string_view value)
 
 // The single value of (possibly repeated, possibly listed) equal Content-Length values (RFC 9110
 // 8.6: a proxy forwards one); the parser has already rejected differing ones.
-std::string_view single_content_length(http::fields const& f) {
+template <class Fields>
+std::string_view single_content_length(Fields const& f) {
     std::string_view v = first_value(f, http::field::content_length);
     auto const first = v.find_first_not_of(", \t");
     if (first == std::string_view::npos) return {};
@@ -124,13 +129,13 @@ std::string_view single_content_length(http::fields const& f) {
 }
 
 // Every value of a repeated field, in order, joined with ", " (RFC 9110 5.3).
-void append_joined(std::string& out, http::fields const& f, std::string_view name) {
+template <class Fields>
+void append_joined(std::string& out, Fields const& f, std::string_view name) {
     bool first = true;
-    auto const [begin, end] = f.equal_range(name);
-    for (auto it = begin; it != end; ++it) {
-        if (it->value().empty()) continue;
+    for (auto const& x : f) {
+        if (x.value().empty() || !iequals(x.name_string(), name)) continue;
         if (!first) out.append(", ");
-        out.append(it->value());
+        out.append(x.value());
         first = false;
     }
 }
@@ -138,7 +143,8 @@ void append_joined(std::string& out, http::fields const& f, std::string_view nam
 // The framing fields of a message relayed as `framing`: its single Content-Length, its
 // Transfer-Encoding as it came ("gzip, chunked" stays "gzip, chunked": never silently reduced), or
 // the edge's own chunking.
-void append_framing(std::string& out, http::fields const& f, body_framing framing) {
+template <class Fields>
+void append_framing(std::string& out, Fields const& f, body_framing framing) {
     switch (framing) {
     case body_framing::length:
         field_line(out, "Content-Length", single_content_length(f));
@@ -218,7 +224,7 @@ bool write_origin_request(std::string& out, http::request_header<> const& req, b
     return true;
 }
 
-void write_client_response(std::string& out, http::response_header<> const& res, response_context const& ctx) {
+void write_client_response(std::string& out, relayed_response const& res, response_context const& ctx) {
     unsigned const code = res.result_int();
     out.append("HTTP/1.1 ");
     out += static_cast<char>('0' + code / 100 % 10);
@@ -256,7 +262,10 @@ void write_client_response(std::string& out, http::response_header<> const& res,
     out.append("\r\n");
 }
 
-void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields) {
+namespace {
+
+template <class Fields>
+void append_trailers(std::string& out, Fields const& f, std::size_t head_fields) {
     connection_options const listed(f);
     std::size_t i = 0;
     for (auto const& field : f) {
@@ -267,6 +276,16 @@ void write_trailers(std::string& out, http::fields const& f, std::size_t head_fi
         field_line(out, field.name_string(), field.value());
     }
     out.append("\r\n");
+}
+
+} // namespace
+
+void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields) {
+    append_trailers(out, f, head_fields);
+}
+
+void write_trailers(std::string& out, relayed_response const& res, std::size_t head_fields) {
+    append_trailers(out, res, head_fields);
 }
 
 } // namespace edge522

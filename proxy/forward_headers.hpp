@@ -6,6 +6,8 @@
 // field the edge builds or extends is bounded by max_field_line. Pure functions; called on the
 // worker thread that owns the exchange.
 
+#include "proxy/response_parser.hpp"
+
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/message.hpp>
 
@@ -67,10 +69,11 @@ struct response_context {
 // Toward the client: "HTTP/1.1 <status> <reason>" (the origin's reason, or the standard one when it
 // sent none), the origin's fields less hop-by-hop, X-Accel-*, Server, CF-Ray and its framing fields,
 // then Server, CF-Ray, Date (when absent), the framing and Connection. Appends to `out`.
-void write_client_response(std::string& out, http::response_header<> const& res, response_context const& ctx);
+void write_client_response(std::string& out, relayed_response const& res, response_context const& ctx);
 
 // The trailer section of a chunked body (after the last chunk's size line): the fields the parser
-// added after the head (`head_fields` of them), then CRLF.
+// added after the head (`head_fields` of them), then CRLF. A request's, or an origin response's.
 void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields);
+void write_trailers(std::string& out, relayed_response const& res, std::size_t head_fields);
 
 } // namespace edge522

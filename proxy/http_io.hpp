@@ -11,6 +11,7 @@
 //
 // Runs on the session's worker thread.
 
+#include "proxy/response_parser.hpp"
 #include "proxy/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -25,7 +26,7 @@
 namespace edge522 {
 
 using request_parser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-using response_parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+// An origin's response: response_parser.hpp.
 
 // The longest header line (name, colon and value) the edge accepts or builds: Beast's limit.
 inline constexpr std::size_t max_field_line = 65'000;
@@ -38,13 +39,15 @@ inline constexpr std::size_t head_chunk = 4 * 1024;
 // Field lookups by walking a head's few fields: basic_fields' find, count and operator[] search
 // a tree whose every step compares names case-insensitively (hundreds of instructions each).
 // The first value of `name` ("" when absent); whether there is one; the first value and how many
-// fields carry the name, in one walk.
-inline std::string_view first_value(boost::beast::http::fields const& f, boost::beast::http::field name) {
+// fields carry the name, in one walk. `Fields`: Beast's fields, or a relayed_response.
+template <class Fields>
+std::string_view first_value(Fields const& f, boost::beast::http::field name) {
     for (auto const& x : f)
         if (x.name() == name) return x.value();
     return {};
 }
-inline bool has_field(boost::beast::http::fields const& f, boost::beast::http::field name) {
+template <class Fields>
+bool has_field(Fields const& f, boost::beast::http::field name) {
     for (auto const& x : f)
         if (x.name() == name) return true;
     return false;
@@ -53,7 +56,8 @@ struct field_lookup {
     std::string_view first;
     std::size_t count = 0;
 };
-inline field_lookup lookup_field(boost::beast::http::fields const& f, boost::beast::http::field name) {
+template <class Fields>
+field_lookup lookup_field(Fields const& f, boost::beast::http::field name) {
     field_lookup r;
     for (auto const& x : f)
         if (x.name() == name && r.count++ == 0) r.first = x.value();

@@ -233,8 +233,7 @@ task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadlin
         auto const a = prepare(r, r.stream.emplace(ex), endpoints[i], policy);
         if (a == attempt::skip) continue;
         if (a == attempt::dropped) {
-            bool const held = co_await hold_until(ex, deadline, t0 + timeouts.connect);
-            r.ec = held ? make_error_code(beast::error::timeout) : make_error_code(net::error::operation_aborted);
+            r.ec = unanswered(co_await hold_until(ex, deadline, t0 + timeouts.connect));
         }
         if (a != attempt::connect) break;
         deadline.start(*r.stream, t0 + timeouts.connect);

@@ -9,6 +9,8 @@
 #include "proxy/transport.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -87,6 +89,12 @@ task<void> connect_origin(connect_result& r, worker_executor ex, connect_deadlin
 // firewall's drop, an emulated origin that holds back its answer): false when `guard` cut the wait
 // first (a drain).
 task<bool> hold_until(worker_executor ex, connect_deadline& guard, std::chrono::steady_clock::time_point t);
+
+// The error of a connect that nothing answered, after hold_until() returned `held`: a timeout at
+// its deadline, or operation_aborted when a drain cut the wait first.
+inline boost::system::error_code unanswered(bool held) noexcept {
+    return held ? make_error_code(boost::beast::error::timeout) : make_error_code(boost::asio::error::operation_aborted);
+}
 
 // "ECONNREFUSED" style name for an error code, for diagnosis lines and logs.
 std::string errno_name(boost::system::error_code const& ec);

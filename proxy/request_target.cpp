@@ -42,14 +42,15 @@ std::string_view trim_ows(std::string_view v) noexcept {
     return v;
 }
 
-} // namespace
-
-std::string judge_transfer_encoding(http::fields const& req, failure& error) {
+template <class Fields>
+std::string judge_codings(Fields const& fields, failure& error) {
     // Every element of every field, in order: token [; parameters].
     bool chunked_seen = false;
-    auto const [begin, end] = req.equal_range(http::field::transfer_encoding);
-    for (auto it = begin; it != end; ++it) {
-        std::string_view list = it->value();
+    bool any = false;
+    for (auto const& field : fields) {
+        if (field.name() != http::field::transfer_encoding) continue;
+        any = true;
+        std::string_view list = field.value();
         while (!list.empty()) {
             auto const comma = list.find(',');
             std::string_view element = trim_ows(list.substr(0, comma));
@@ -75,12 +76,18 @@ std::string judge_transfer_encoding(http::fields const& req, failure& error) {
             }
         }
     }
-    if (begin != end && !chunked_seen) {
+    if (any && !chunked_seen) {
         error = failure::not_implemented;
         return "Transfer-Encoding not ending in chunked";
     }
     return {};
 }
+
+} // namespace
+
+std::string judge_transfer_encoding(http::fields const& f, failure& error) { return judge_codings(f, error); }
+
+std::string judge_transfer_encoding(relayed_response const& res, failure& error) { return judge_codings(res, error); }
 
 namespace {
 // The common case without a full parse: a name or IPv4 address of letters, digits, dots and

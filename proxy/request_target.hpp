@@ -5,6 +5,7 @@
 // Pure function of the parsed head; the views point into it.
 
 #include "proxy/failure.hpp"
+#include "proxy/response_parser.hpp"
 
 #include <boost/beast/http/message.hpp>
 
@@ -34,6 +35,7 @@ request_target resolve_target(boost::beast::http::request_header<> const& req, s
 // list of known codings ending in exactly one chunked); otherwise why, with `error` set to 400 (not
 // a coding list at all) or 501 (a coding the edge does not know, or one after chunked).
 std::string judge_transfer_encoding(boost::beast::http::fields const& f, failure& error);
+std::string judge_transfer_encoding(relayed_response const& res, failure& error);  // an origin's
 
 // host[:port] per RFC 9110 7.2 / RFC 3986 (reg-name, IPv4, [IPv6]); no userinfo, port <= 65535.
 bool valid_host_port(std::string_view authority) noexcept;

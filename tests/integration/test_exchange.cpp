@@ -25,6 +25,20 @@ void still_serving(edge const& e) {
     CHECK(r.status == 200);
 }
 
+// Everything the edge sends on `c` until it closes (or resets) the connection.
+std::string read_until_close(client& c) {
+    std::string all;
+    try {
+        for (;;) {
+            auto s = c.read_exactly(1);
+            if (s.empty()) break;
+            all += s;
+        }
+    } catch (...) {
+    }
+    return all;
+}
+
 response admin_get(std::uint16_t port, std::string const& target) {
     client c(port);
     return c.request("GET " + target + " HTTP/1.1\r\nHost: admin\r\n\r\n");
@@ -335,16 +349,7 @@ TEST_CASE("trailers are relayed when the client sent TE: trailers, dropped other
     auto raw_exchange = [&](std::string const& extra) {
         client c(e.port());
         c.send("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n" + extra + "\r\n");
-        std::string all;
-        try {
-            for (;;) {
-                auto s = c.read_exactly(1);
-                if (s.empty()) break;
-                all += s;
-            }
-        } catch (...) {
-        }
-        return all;
+        return read_until_close(c);
     };
     auto with = raw_exchange("TE: trailers\r\n");
     CHECK(with.find("0\r\nX-Checksum: abc\r\n\r\n") != std::string::npos);
@@ -352,6 +357,23 @@ TEST_CASE("trailers are relayed when the client sent TE: trailers, dropped other
     auto without = raw_exchange("");
     CHECK(without.find("X-Checksum: abc") == std::string::npos);
     CHECK(without.find("0\r\n\r\n") != std::string::npos);
+}
+
+TEST_CASE("a trailer field over 64 KiB cuts the relayed response: never relayed and no crash", "[exchange][hostile]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Big\r\n\r\n"
+                     "2\r\nok\r\n0\r\nX-Big: " + std::string(70'000, 't') + "\r\n\r\n";
+    edge e(simple_config({o.address()}, "", "", "max_response_header = \"256KiB\"", "listen = \"127.0.0.1:0\""));
+    client c(e.port());
+    c.send("GET / HTTP/1.1\r\nHost: a.test\r\nTE: trailers\r\n\r\n");
+    auto const all = read_until_close(c);
+    CHECK(all.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(all.find("2\r\nok\r\n") != std::string::npos);
+    CHECK(all.find("X-Big: t") == std::string::npos);  // the head was out: the connection is cut instead
+    CHECK(all.find("0\r\n") == std::string::npos);
+    CHECK(e.log_contains("cut=origin_failed"));
+    CHECK(admin_get(e.admin_port(), "/healthz").status == 200);  // the process lives on
+    CHECK(e.log().find("exception") == std::string::npos);
 }
 
 TEST_CASE("a stalled request body gets 408 at client_header", "[exchange][client]") {

@@ -1,30 +1,15 @@
 // Regressions found by the libFuzzer harnesses of tests/fuzz/ (see tests/fuzz/README.md).
 #include "proxy/forward_headers.hpp"
 
-#include <boost/asio/buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
+#include "heads.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 
 using namespace edge522;
-
-namespace {
-
-template <bool isRequest>
-http::header<isRequest> parse_head(std::string const& text) {
-    http::parser<isRequest, http::empty_body> p;
-    p.eager(false);
-    boost::system::error_code ec;
-    p.put(boost::asio::buffer(text), ec);
-    REQUIRE_FALSE(ec);
-    REQUIRE(p.is_header_done());
-    return p.release().base();
-}
-
-} // namespace
+using edge522::test::origin_head;
+using edge522::test::parse_head;
 
 // fuzz_request_head: "Content-Length: 3" twice (or "3, 3") passes Beast's parser, which accepts
 // equal duplicates, and went to the origin unchanged. RFC 9110 8.6: a proxy MUST send one field.
@@ -45,7 +30,7 @@ TEST_CASE("fuzz regression: duplicated Content-Length is forwarded to the origin
 // fuzz_origin_response: the same from the origin toward the client.
 TEST_CASE("fuzz regression: duplicated Content-Length is sent to the client as one field", "[fuzz][forward]") {
     for (std::string dup : {"Content-Length: 2\r\nContent-Length: 2\r\n", "Content-Length: 2, 2\r\n"}) {
-        auto res = parse_head<false>("HTTP/1.1 200 OK\r\n" + dup + "\r\n");
+        auto res = origin_head("HTTP/1.1 200 OK\r\n" + dup + "\r\n");
         std::string out;
         write_client_response(out, res, response_context{"cloudflare", "0123456789abcdef-LOC", "", body_framing::length});
         auto sent = parse_head<false>(out);
