@@ -641,7 +641,23 @@ task<bool> client_session::relay_response(origin_link& link, response_parser& rp
                              head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr,
                              nullptr, nullptr};
         auto const sent_before = x.bytes_sent;
-        auto pr = co_await pump(link.conn, link.buf, rp, client_, spec);
+        pump_result pr;
+        if (!head_sent && framing == body_framing::length && body_buffered(rp, link.buf, exchange::relay_chunk)) {
+            // The common small response: its whole body came with its head. Head and body leave in
+            // one write, without the relay loop's coroutines (pump, read_body_some).
+            std::size_t const n = take_buffered_body(link.buf, rp, chunk.get(), exchange::relay_chunk, pr.read_ec);
+            if (!pr.read_ec) {
+                std::array<net::const_buffer, 2> const pieces{net::buffer(wire_), net::buffer(chunk.get(), n)};
+                std::span<net::const_buffer const> const out(pieces);
+                arm(phase::write, clock::now() + cfg.timeouts.write);
+                std::size_t wn = client_.write_now(out, pr.write_ec);
+                if (!pr.write_ec && wn < wire_.size() + n) std::tie(pr.write_ec, wn) = co_await write_rest(client_, out, wn);
+                disarm();
+                x.bytes_sent += wn;
+            }
+        } else {
+            pr = co_await pump(link.conn, link.buf, rp, client_, spec);
+        }
         if (pr.read_ec && cut_by_drain(x)) co_return false;  // the drain's cut, not the origin's failure
         if (pr.read_ec) {
             auto const ec = timed_out_as(pr.read_ec, phase::origin_read);

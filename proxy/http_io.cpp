@@ -167,6 +167,22 @@ task<head_result> read_head(transport& t, boost::beast::flat_buffer& buf, respon
     return read_head_impl(t, buf, parser, limit, true, head_result{});
 }
 
+bool body_buffered(response_parser const& parser, boost::beast::flat_buffer const& buf, std::size_t room) noexcept {
+    auto const remaining = parser.content_length_remaining();
+    return parser.is_header_done() && !parser.is_done() && remaining && *remaining <= buf.size() && *remaining <= room;
+}
+
+std::size_t take_buffered_body(boost::beast::flat_buffer& buf, response_parser& parser, char* into, std::size_t room,
+                               boost::system::error_code& ec) noexcept {
+    auto& body = parser.get().body();
+    body.data = into;
+    body.size = room;
+    ec = {};
+    buf.consume(put_nothrow(parser, buf.data(), ec));
+    if (!ec && !parser.is_done()) ec = http::error::partial_message;  // body_buffered() said it was all there
+    return room - body.size;
+}
+
 template <class Parser>
 task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
                                                Parser& parser) {

@@ -107,6 +107,12 @@ template <class Parser>
 task<boost::system::error_code> read_body_some(transport& t, boost::beast::flat_buffer& buf,
                                                Parser& parser);
 
+// Whether the rest of a length-delimited body is in `buf` already, and fits `room` bytes.
+bool body_buffered(response_parser const& parser, boost::beast::flat_buffer const& buf, std::size_t room) noexcept;
+// Parses that body into `into` (what body_buffered() said is there): its size, or an error.
+std::size_t take_buffered_body(boost::beast::flat_buffer& buf, response_parser& parser, char* into, std::size_t room,
+                               boost::system::error_code& ec) noexcept;
+
 // parser.put() that never throws: anything Beast throws becomes an error code.
 template <class Parser>
 std::size_t put_nothrow(Parser& parser, boost::asio::const_buffer data, boost::system::error_code& ec) noexcept;

@@ -23,10 +23,23 @@ void response_parser::on_request_impl(http::verb, string_view, string_view, int,
     ec = http::error::bad_version;  // never called: this parser reads responses
 }
 
+void relayed_response::append(std::string_view a, std::string_view b) {
+    std::size_t const n = a.size() + b.size();
+    if (capacity_ - size_ < n) {
+        std::size_t const cap = std::max({initial_bytes, capacity_ * 2, size_ + n});
+        auto grown = std::make_unique_for_overwrite<char[]>(cap);
+        if (size_ > 0) std::memcpy(grown.get(), bytes_.get(), size_);
+        bytes_ = std::move(grown);
+        capacity_ = cap;
+    }
+    if (!a.empty()) std::memcpy(bytes_.get() + size_, a.data(), a.size());
+    if (!b.empty()) std::memcpy(bytes_.get() + size_ + a.size(), b.data(), b.size());
+    size_ += n;
+}
+
 void response_parser::on_response_impl(int code, string_view reason, int version, error_code& ec) {
-    m_.bytes_.reserve(std::max(initial_bytes, reason.size() + 256));
     m_.slots_.reserve(initial_fields);
-    m_.bytes_.assign(reason.data(), reason.size());
+    m_.append(reason, {});
     m_.reason_len_ = static_cast<std::uint32_t>(reason.size());
     m_.status_ = static_cast<unsigned short>(code);
     m_.version_ = static_cast<unsigned char>(version);
@@ -42,9 +55,8 @@ void response_parser::on_field_impl(http::field name, string_view name_string, s
     }
     // Copied: Beast hands an unfolded obs-fold value in a scratch buffer it reuses. The head is
     // bounded by header_limit() and the trailers by the caller's buffer, so the 32-bit offsets hold.
-    auto const at = m_.bytes_.size();
-    m_.bytes_.append(name_string.data(), name_string.size());
-    m_.bytes_.append(value.data(), value.size());
+    auto const at = m_.size_;
+    m_.append(name_string, value);
     m_.slots_.push_back({name, static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(name_string.size()),
                          static_cast<std::uint32_t>(value.size())});
     ec = {};

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,7 +43,7 @@ public:
     unsigned result_int() const noexcept { return status_; }
     boost::beast::http::status result() const noexcept { return boost::beast::http::int_to_status(status_); }
     unsigned version() const noexcept { return version_; }
-    std::string_view reason() const noexcept { return {bytes_.data(), reason_len_}; }
+    std::string_view reason() const noexcept { return {bytes_.get(), reason_len_}; }
 
     class const_iterator {
     public:
@@ -76,7 +77,7 @@ public:
     std::size_t field_count() const noexcept { return slots_.size(); }
     field_ref at(std::size_t i) const noexcept {
         auto const& s = slots_[i];
-        return {s.id, {bytes_.data() + s.at, s.name_len}, {bytes_.data() + s.at + s.name_len, s.value_len}};
+        return {s.id, {bytes_.get() + s.at, s.name_len}, {bytes_.get() + s.at + s.name_len, s.value_len}};
     }
 
     // Where the next body bytes go: data and size, consumed as the parser fills them.
@@ -90,7 +91,13 @@ private:
         std::uint32_t name_len;
         std::uint32_t value_len;
     };
-    std::string bytes_;  // the reason phrase, then each field's name and value
+    // Appends `a` then `b` to bytes_, growing it by doubling: one capacity check and two copies
+    // (std::string's appends cost three times that per field).
+    void append(std::string_view a, std::string_view b);
+
+    std::unique_ptr<char[]> bytes_;  // the reason phrase, then each field's name and value
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
     std::vector<slot> slots_;
     boost::beast::http::buffer_body::value_type body_{};
     std::uint32_t reason_len_ = 0;

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <utility>
 
 namespace edge522::test {
 
@@ -36,7 +37,7 @@ boost::beast::http::header<isRequest> parse_head(std::string const& text) {
 inline relayed_response origin_head(std::string const& text) {
     response_parser p;
     put_head(p, text);
-    return p.get();
+    return std::move(p.get());
 }
 
 } // namespace edge522::test
