@@ -10,7 +10,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <cstddef>
 #include <malloc.h>
+
+// Asio's memory comes from plain operator new (BOOST_ASIO_DISABLE_STD_ALIGNED_ALLOC and
+// BOOST_ASIO_DISABLE_BOOST_ALIGN in CMakeLists.txt), which then ignores the alignment Asio asks
+// for: its default, alignof(max_align_t). Sound only where operator new gives that much.
+static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= alignof(std::max_align_t));
 
 namespace edge522 {
 
