@@ -637,7 +637,7 @@ task<bool> client_session::relay_response(origin_link& link, response_parser& rp
         relay_buffer chunk(worker_);
         pump_spec const spec{phase::origin_read, o.timeouts.read, phase::write, cfg.timeouts.write, chunk.get(),
                              framing == body_framing::chunked || framing == body_framing::rechunk, trailers,
-                             static_cast<std::size_t>(std::distance(res.begin(), res.end())),
+                             res.field_count(),
                              head_sent ? std::string_view{} : std::string_view(wire_), &x.bytes_sent, nullptr,
                              nullptr, nullptr};
         auto const sent_before = x.bytes_sent;

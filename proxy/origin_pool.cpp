@@ -10,6 +10,7 @@ void origin_pool::watch(std::shared_ptr<idle> const& c) {
     // once, so a FIN that arrived before the connection was parked (an event epoll reported
     // already) is seen now, not at the next event. The completion holds the entry; a taken or
     // cleared entry is marked gone first and its completion does nothing.
+    c->watched = true;
     c->conn.socket().async_read_some(boost::asio::buffer(&c->stray, 1), [c](boost::system::error_code, std::size_t) {
         if (c->gone) return;
         c->gone = true;
@@ -27,7 +28,7 @@ std::optional<transport> origin_pool::take(std::string const& key) {
         auto c = std::move(v.back());
         v.pop_back();
         c->gone = true;
-        c->conn.cancel();  // the watch completes with operation_aborted and does nothing
+        if (c->watched) c->conn.cancel();  // the watch completes with operation_aborted and does nothing
         if (c->expires > now) return std::move(c->conn);
         c->conn.close();
     }
@@ -46,15 +47,17 @@ void origin_pool::put(std::string const& key, transport t, std::chrono::millisec
     }
     auto c = std::make_shared<idle>(std::move(t), v);
     c->expires = clock::now() + idle_timeout;
-    v.push_back(c);
-    watch(c);
+    v.push_back(std::move(c));  // watched from the next sweep (see the header)
 }
 
 void origin_pool::sweep() {
     auto const now = clock::now();
     for (auto it = idle_.begin(); it != idle_.end();) {
         std::erase_if(it->second, [&](auto const& c) {
-            if (c->expires > now) return false;
+            if (c->expires > now) {
+                if (!c->watched) watch(c);
+                return false;
+            }
             c->gone = true;
             c->conn.close();
             return true;

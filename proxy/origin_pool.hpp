@@ -4,15 +4,18 @@
 // server, the egress source, the emulated firewall policy, request_ack (TCP_USER_TIMEOUT) and,
 // with TLS, its settings (runtime::pool_key builds the key once per config generation).
 //
-// Handed out LIFO (the warmest first), closed after `origin_idle`. Every parked connection is
-// watched for readability, as nginx and HAProxy do: an origin's FIN (or a stray byte, or an error)
-// removes it from the pool at once, so a request is never sent on a connection the origin already
-// closed. A close that races the reuse is still caught by the exchange, which retries once on a new
-// connection (see client_session::forward).
+// Handed out LIFO (the warmest first), closed after `origin_idle`. A parked connection is watched
+// for readability from the first sweep after it was parked (within a second), as nginx and HAProxy
+// watch theirs: an origin's FIN (or a stray byte, or an error) then removes it from the pool at once.
+// Not before: a busy connection comes back within milliseconds, and its watch cost a speculative
+// recv (EAGAIN), a reactor operation and its cancellation per request, 636 instructions and one
+// syscall of ~8 (bench/RESULTS.md, round 9). A close that races the reuse, or comes before the
+// watch, is caught by the exchange: a request with a body peeks at the connection first, and a
+// connection found closed is replaced once, the request sent again (see client_session::forward).
 //
-//   put --> parked (watched) --take--> in use
-//              |--readable / error--> closed and removed
-//              `--sweep after origin_idle / clear--> closed
+//   put --> parked --sweep--> watched --take--> in use
+//              |                 |--readable / error--> closed and removed
+//              `--take--> in use `--sweep after origin_idle / clear--> closed
 
 #include "proxy/tls.hpp"
 #include "proxy/transport.hpp"
@@ -42,7 +45,7 @@ public:
     // Parks `t` for reuse; closes it instead when idle_timeout is 0 or the key's list is full.
     void put(std::string const& key, transport t, std::chrono::milliseconds idle_timeout);
 
-    // Closes connections idle for longer than their timeout.
+    // Closes connections idle for longer than their timeout; watches the others.
     void sweep();
 
     // Closes everything (drain).
@@ -64,7 +67,8 @@ private:
         transport conn;
         list* owner;
         clock::time_point expires;
-        bool gone = false;  // taken or closed: the watch's completion does nothing
+        bool watched = false;  // a read is pending on it (from the first sweep after put)
+        bool gone = false;     // taken or closed: the watch's completion does nothing
         char stray;         // where a byte read while parked would go (the connection is then dropped)
     };
 

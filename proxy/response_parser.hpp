@@ -19,7 +19,6 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
-#include <string>
 #include <string_view>
 #include <vector>
 
