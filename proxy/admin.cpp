@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/string_type.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -46,14 +47,7 @@ constexpr std::size_t admin_body_limit = 64 * 1024;
 // with the edge: a flood on the admin port must not starve the data plane.
 constexpr std::size_t admin_max_connections = 64;
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-        if (lower(a[i]) != lower(b[i])) return false;
-    }
-    return true;
-}
+using boost::beast::iequals;
 
 // Compares the client's `given` with the `secret` in a time that depends only on the length of
 // `given` (which the client knows), never on where the two first differ.

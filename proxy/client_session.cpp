@@ -356,7 +356,7 @@ task<bool> client_session::wait_for_request() {
 task<bool> client_session::serve(bool first) {
     // The exchange keeps the request's config generation (worker_.current()) until it ends.
     exchange x(worker_.current(), worker_.rays().next(worker_.current()->cfg->edge.colo));
-    if (!first) arm(phase::head, clock::now() + x.cfg().timeouts.client_header);
+    if (!first) arm(phase::head, x.started + x.cfg().timeouts.client_header);  // x.started: now
     request_parser parser;
     parser.header_limit(limit32(x.cfg().edge.max_request_header));
     parser.body_limit(boost::none);  // bodies stream; nothing is buffered whole

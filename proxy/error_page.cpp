@@ -4,6 +4,7 @@
 #include "proxy/wire.hpp"
 
 #include <boost/asio/buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/json.hpp>
 
@@ -27,14 +28,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
+using boost::beast::iequals;
 
 constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
 

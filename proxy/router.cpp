@@ -1,8 +1,5 @@
 #include "proxy/router.hpp"
 
-#include <algorithm>
-#include <cctype>
-
 namespace edge522 {
 
 std::string host_without_port(std::string_view h) {
@@ -15,8 +12,9 @@ std::string host_without_port(std::string_view h) {
     }
     while (!name.empty() && name.back() == '.') name.remove_suffix(1);  // "example.com." == "example.com"
     std::string out(name);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    // ASCII only (a name's other bytes are kept as they are), without the C library's locale lookup.
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     return out;
 }
 
