@@ -11,8 +11,8 @@
 # pend, in a fresh process each round.
 #
 # MASSIF=1: one more run of a build without Asio's frame recycling and without mimalloc
-# (MASSIF_BIN, default /tmp/build-sz/edge522: configure it with BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=0
-# in CMakeLists.txt, -DBOOST_ASIO_DISABLE_SMALL_BLOCK_RECYCLING -g, -DEDGE522_MIMALLOC=OFF) under
+# (MASSIF_BIN, default /tmp/build-sz/edge522: add BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=0 to
+# edge522_core's definitions in CMakeLists.txt, -DBOOST_ASIO_DISABLE_SMALL_BLOCK_RECYCLING -g, -DEDGE522_MIMALLOC=OFF) under
 # valgrind --tool=massif with MASSIF_N requests: every live block of the peak snapshot, bytes per
 # request, by the site that allocated it (coroutine frames by their function). With recycling on,
 # a frame takes any cached block big enough, and massif names the block's first owner.
