@@ -69,7 +69,7 @@ private:
         clock::time_point expires;
         bool watched = false;  // a read is pending on it (from the first sweep after put)
         bool gone = false;     // taken or closed: the watch's completion does nothing
-        char stray;         // where a byte read while parked would go (the connection is then dropped)
+        char stray;            // where a byte read while parked would go (the connection is then dropped)
     };
 
     static void watch(std::shared_ptr<idle> const& c);

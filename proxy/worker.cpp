@@ -15,7 +15,8 @@
 
 // Asio's memory comes from plain operator new (BOOST_ASIO_DISABLE_STD_ALIGNED_ALLOC and
 // BOOST_ASIO_DISABLE_BOOST_ALIGN in CMakeLists.txt), which then ignores the alignment Asio asks
-// for: its default, alignof(max_align_t). Sound only where operator new gives that much.
+// for: its default, alignof(max_align_t), or a handler's own alignment (none of ours is
+// over-aligned). Sound only where operator new gives that much.
 static_assert(__STDCPP_DEFAULT_NEW_ALIGNMENT__ >= alignof(std::max_align_t));
 
 namespace edge522 {
