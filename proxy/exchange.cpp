@@ -102,10 +102,9 @@ bool decide_fault(config::origin const& o, request_parser const& parser, exchang
     auto const& cfg = x.cfg();
     auto& faults = fault_registry::process();
     if (!cfg.chaos.header.empty()) {
-        auto const& req = parser.get();
-        if (auto it = req.find(cfg.chaos.header); it != req.end()) {
+        if (auto const h = lookup_field(parser.get(), cfg.chaos.header); h.count > 0) {
             std::string error;
-            auto spec = fault_from_header(it->value(), error);
+            auto spec = fault_from_header(h.first, error);
             if (!spec) {
                 x.fail(failure::bad_request, "client_header", cfg.chaos.header + ": " + error);
                 return false;
@@ -126,9 +125,7 @@ bool decide_fault(config::origin const& o, request_parser const& parser, exchang
 
 std::string_view exchange::accept() const noexcept {
     if (!parser || !parser->is_header_done()) return {};
-    auto const& req = parser->get();
-    auto const it = req.find(http::field::accept);
-    return it == req.end() ? std::string_view{} : std::string_view(it->value());
+    return first_value(parser->get(), http::field::accept);
 }
 
 void exchange::take_request(request_parser const& p) {

@@ -17,7 +17,7 @@ namespace {
 
 using boost::beast::iequals;
 
-bool connection_lists(http::fields const& f, std::string_view token) {
+bool connection_lists(parsed_head const& f, std::string_view token) {
     // Several Connection lines need not be adjacent.
     for (auto const& field : f)
         if (field.name() == http::field::connection)
@@ -46,8 +46,7 @@ bool hop_by_hop_field(http::field name) noexcept {
 // The field names a message's Connection fields list (RFC 9110 7.6.1), collected once per message.
 class connection_options {
 public:
-    template <class Fields>
-    explicit connection_options(Fields const& f) {
+    explicit connection_options(parsed_head const& f) {
         for (auto const& field : f) {
             if (field.name() != http::field::connection) continue;
             auto const v = field.value();
@@ -119,8 +118,7 @@ void field_line(std::string& out, std::string_view name, std::string_view value)
 
 // The single value of (possibly repeated, possibly listed) equal Content-Length values (RFC 9110
 // 8.6: a proxy forwards one); the parser has already rejected differing ones.
-template <class Fields>
-std::string_view single_content_length(Fields const& f) {
+std::string_view single_content_length(parsed_head const& f) {
     std::string_view v = first_value(f, http::field::content_length);
     auto const first = v.find_first_not_of(", \t");
     if (first == std::string_view::npos) return {};
@@ -129,8 +127,7 @@ std::string_view single_content_length(Fields const& f) {
 }
 
 // Every value of a repeated field, in order, joined with ", " (RFC 9110 5.3).
-template <class Fields>
-void append_joined(std::string& out, Fields const& f, std::string_view name) {
+void append_joined(std::string& out, parsed_head const& f, std::string_view name) {
     bool first = true;
     for (auto const& x : f) {
         if (x.value().empty() || !iequals(x.name_string(), name)) continue;
@@ -143,8 +140,7 @@ void append_joined(std::string& out, Fields const& f, std::string_view name) {
 // The framing fields of a message relayed as `framing`: its single Content-Length, its
 // Transfer-Encoding as it came ("gzip, chunked" stays "gzip, chunked": never silently reduced), or
 // the edge's own chunking.
-template <class Fields>
-void append_framing(std::string& out, Fields const& f, body_framing framing) {
+void append_framing(std::string& out, parsed_head const& f, body_framing framing) {
     switch (framing) {
     case body_framing::length:
         field_line(out, "Content-Length", single_content_length(f));
@@ -164,22 +160,18 @@ void append_framing(std::string& out, Fields const& f, body_framing framing) {
 
 } // namespace
 
-bool is_upgrade_request(http::request_header<> const& req) {
+bool is_upgrade_request(received_request const& req) {
     // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored (and, hop-by-hop, not forwarded).
-    return req.version() >= 11 && req.count(http::field::upgrade) > 0 && connection_lists(req, "upgrade");
+    return req.version() >= 11 && has_field(req, http::field::upgrade) && connection_lists(req, "upgrade");
 }
 
-bool is_hop_by_hop(http::fields const& f, std::string_view name) {
-    return connection_options(f).hop_by_hop(http::string_to_field(name), name);
-}
-
-std::string joined(http::fields const& f, std::string_view name) {
+std::string joined(received_request const& req, std::string_view name) {
     std::string out;
-    append_joined(out, f, name);
+    append_joined(out, req, name);
     return out;
 }
 
-bool write_origin_request(std::string& out, http::request_header<> const& req, body_framing framing,
+bool write_origin_request(std::string& out, received_request const& req, body_framing framing,
                           forward_context const& ctx) {
     bool const upgrade = is_upgrade_request(req);
     connection_options const listed(req);
@@ -262,13 +254,10 @@ void write_client_response(std::string& out, relayed_response const& res, respon
     out.append("\r\n");
 }
 
-namespace {
-
-template <class Fields>
-void append_trailers(std::string& out, Fields const& f, std::size_t head_fields) {
-    connection_options const listed(f);
+void write_trailers(std::string& out, parsed_head const& message, std::size_t head_fields) {
+    connection_options const listed(message);
     std::size_t i = 0;
-    for (auto const& field : f) {
+    for (auto const& field : message) {
         if (i++ < head_fields) continue;
         if (listed.hop_by_hop(field.name(), field.name_string()) || field.name() == http::field::content_length ||
             field.name() == http::field::host)
@@ -276,16 +265,6 @@ void append_trailers(std::string& out, Fields const& f, std::size_t head_fields)
         field_line(out, field.name_string(), field.value());
     }
     out.append("\r\n");
-}
-
-} // namespace
-
-void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields) {
-    append_trailers(out, f, head_fields);
-}
-
-void write_trailers(std::string& out, relayed_response const& res, std::size_t head_fields) {
-    append_trailers(out, res, head_fields);
 }
 
 } // namespace edge522

@@ -6,12 +6,11 @@
 // field the edge builds or extends is bounded by max_field_line. Pure functions; called on the
 // worker thread that owns the exchange.
 
+#include "proxy/request_parser.hpp"
 #include "proxy/response_parser.hpp"
 
-#include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/field.hpp>
 
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -20,15 +19,10 @@ namespace edge522 {
 namespace http = boost::beast::http;
 
 // True when the request asks for a protocol upgrade we relay (Connection: upgrade + Upgrade).
-bool is_upgrade_request(http::request_header<> const& req);
-
-// True when `name` is hop-by-hop (RFC 9110 7.6.1: Connection, Keep-Alive, Proxy-Connection, TE,
-// Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate, Trailer) or listed in the
-// message's Connection field. Content-Length and Host are never hop-by-hop, listed or not.
-bool is_hop_by_hop(http::fields const& f, std::string_view name);
+bool is_upgrade_request(received_request const& req);
 
 // All values of a field joined with ", " (RFC 9110 5.3); "" when absent.
-std::string joined(http::fields const& f, std::string_view name);
+std::string joined(received_request const& req, std::string_view name);
 
 enum class body_framing {
     none,     // no body (or, toward a client, delimited by the close)
@@ -52,7 +46,7 @@ struct forward_context {
 // (overwritten), CF-Ray, CF-Visitor, CF-IPCountry: XX, CDN-Loop (appended), the body framing and
 // Connection (keep-alive, or upgrade for a relayed upgrade). Appends to `out`. Returns false, with
 // `out` unusable, when a field the edge extends would exceed max_field_line (the caller answers 431).
-bool write_origin_request(std::string& out, http::request_header<> const& req, body_framing framing,
+bool write_origin_request(std::string& out, received_request const& req, body_framing framing,
                           forward_context const& ctx);
 
 struct response_context {
@@ -73,7 +67,6 @@ void write_client_response(std::string& out, relayed_response const& res, respon
 
 // The trailer section of a chunked body (after the last chunk's size line): the fields the parser
 // added after the head (`head_fields` of them), then CRLF. A request's, or an origin response's.
-void write_trailers(std::string& out, http::fields const& f, std::size_t head_fields);
-void write_trailers(std::string& out, relayed_response const& res, std::size_t head_fields);
+void write_trailers(std::string& out, parsed_head const& message, std::size_t head_fields);
 
 } // namespace edge522

@@ -42,8 +42,9 @@ std::string_view trim_ows(std::string_view v) noexcept {
     return v;
 }
 
-template <class Fields>
-std::string judge_codings(Fields const& fields, failure& error) {
+} // namespace
+
+std::string judge_transfer_encoding(parsed_head const& fields, failure& error) {
     // Every element of every field, in order: token [; parameters].
     bool chunked_seen = false;
     bool any = false;
@@ -83,11 +84,6 @@ std::string judge_codings(Fields const& fields, failure& error) {
     return {};
 }
 
-} // namespace
-
-std::string judge_transfer_encoding(http::fields const& f, failure& error) { return judge_codings(f, error); }
-
-std::string judge_transfer_encoding(relayed_response const& res, failure& error) { return judge_codings(res, error); }
 
 namespace {
 // The common case without a full parse: a name or IPv4 address of letters, digits, dots and
@@ -127,7 +123,7 @@ bool valid_host_port(std::string_view authority) noexcept {
     return true;
 }
 
-request_target resolve_target(http::request_header<> const& req, std::size_t max_url, std::string& why) {
+request_target resolve_target(received_request const& req, std::size_t max_url, std::string& why) {
     std::string_view const target = req.target();
     if (target.size() > max_url)
         return refuse(failure::uri_too_long, why, "request target of " + std::to_string(target.size()) +
@@ -157,6 +153,10 @@ request_target resolve_target(http::request_header<> const& req, std::size_t max
         if (!valid_host_port(t.authority)) return refuse(failure::bad_request, why, "absolute-form target without a valid host");
         // The path and query, as a view into the target: the origin gets origin-form.
         auto const path = u->encoded_path();
+        // RFC 3986 3.3: after an authority the path is empty or begins with "/". Boost.URL 1.81
+        // takes "http://[::1]x" as host [::1] and path "x" (found by fuzz_request_head).
+        if (!path.empty() && !path.starts_with('/'))
+            return refuse(failure::bad_request, why, "absolute-form target whose path does not begin with /");
         if (path.empty()) {
             // "http://h" or "http://h?q": the origin-form is "/" (+ the query).
             t.target_buf = u->has_query() ? "/?" + std::string(u->encoded_query()) : std::string("/");

@@ -5,9 +5,7 @@
 // Pure function of the parsed head; the views point into it.
 
 #include "proxy/failure.hpp"
-#include "proxy/response_parser.hpp"
-
-#include <boost/beast/http/message.hpp>
+#include "proxy/request_parser.hpp"
 
 #include <cstddef>
 #include <string>
@@ -29,13 +27,13 @@ struct request_target {
 
 // `max_url`: the longest target accepted (-> 414 beyond). When the result is not ok(), `why` says
 // why (an out-parameter: the target is held as long as its exchange, the reason only until logged).
-request_target resolve_target(boost::beast::http::request_header<> const& req, std::size_t max_url, std::string& why);
+request_target resolve_target(received_request const& req, std::size_t max_url, std::string& why);
 
-// Judges a request's Transfer-Encoding fields (RFC 9112 6.1, 7): "" when acceptable (absent, or a
-// list of known codings ending in exactly one chunked); otherwise why, with `error` set to 400 (not
-// a coding list at all) or 501 (a coding the edge does not know, or one after chunked).
-std::string judge_transfer_encoding(boost::beast::http::fields const& f, failure& error);
-std::string judge_transfer_encoding(relayed_response const& res, failure& error);  // an origin's
+// Judges a message's Transfer-Encoding fields (a request's or an origin response's; RFC 9112 6.1,
+// 7): "" when acceptable (absent, or a list of known codings ending in exactly one chunked);
+// otherwise why, with `error` set to 400 (not a coding list at all) or 501 (a coding the edge does
+// not know, or one after chunked).
+std::string judge_transfer_encoding(parsed_head const& fields, failure& error);
 
 // host[:port] per RFC 9110 7.2 / RFC 3986 (reg-name, IPv4, [IPv6]); no userinfo, port <= 65535.
 bool valid_host_port(std::string_view authority) noexcept;

@@ -23,6 +23,7 @@
 #include "proxy/http_io.hpp"
 #include "proxy/request_target.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
+#include "tests/fuzz/beast_oracle.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
@@ -34,7 +35,6 @@
 #include <boost/beast/http/status.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -52,38 +52,15 @@ constexpr std::size_t max_response_header = 128 * 1024;
 
 enum class outcome { head, too_large, closed, error };
 
-using fields_in_order = std::vector<std::pair<std::string_view, std::string_view>>;
-
-// The fields with those of one name together, in their order, names compared case-insensitively.
-fields_in_order grouped(fields_in_order f) {
-    std::stable_sort(f.begin(), f.end(), [](auto const& a, auto const& b) {
-        return std::lexicographical_compare(a.first.begin(), a.first.end(), b.first.begin(), b.first.end(),
-                                            [](unsigned char x, unsigned char y) { return std::tolower(x) < std::tolower(y); });
-    });
-    return f;
-}
-
-bool same_names(fields_in_order const& a, fields_in_order const& b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (!boost::beast::iequals(a[i].first, b[i].first) || a[i].second != b[i].second) return false;
-    return true;
-}
+using fuzz::fields_in_order;
+using fuzz::grouped;
+using fuzz::same_names;
 
 // Beast's parser<> on the same head bytes: the same result as the edge's response_parser.
 void same_as_beast(response_parser const& p, std::string_view head) {
     http::response_parser<http::empty_body> b;
-    b.header_limit(static_cast<std::uint32_t>(max_response_header));
-    b.eager(false);
     if (p.skip()) b.skip(true);
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    try {
-        n = b.put(boost::asio::buffer(head.data(), head.size()), ec);
-    } catch (std::exception const&) {
-        FUZZ_CHECK(false);
-    }
-    FUZZ_CHECK(!ec && b.is_header_done() && n == head.size());
+    fuzz::beast_takes_head(b, head, max_response_header);
     auto const& want = b.get();
     auto const& got = p.get();
     FUZZ_CHECK(want.result_int() == got.result_int());
@@ -91,15 +68,7 @@ void same_as_beast(response_parser const& p, std::string_view head) {
     // Beast's reason() gives the standard phrase for an empty one; write_client_response does too.
     std::string_view const reason = got.reason().empty() ? std::string_view(http::obsolete_reason(want.result())) : got.reason();
     FUZZ_CHECK(want.reason() == reason);
-    // Beast's fields list a name's fields together (each after the last of its name); the edge's
-    // keep arrival order. The order among fields of one name is the same.
-    fields_in_order w, g;
-    for (auto const& f : want) w.emplace_back(f.name_string(), f.value());
-    for (auto const& f : got) {
-        FUZZ_CHECK(f.name() == http::string_to_field(f.name_string()));
-        g.emplace_back(f.name_string(), f.value());
-    }
-    FUZZ_CHECK(same_names(grouped(w), grouped(g)));
+    fuzz::check_same_fields(want, got);
 }
 
 // http_io.cpp's read_head over a buffer holding everything the origin sent, then EOF. `bytes` is

@@ -1,6 +1,7 @@
 #pragma once
-// Heads parsed from text for the unit tests: with Beast's parser (requests, and what the edge
-// sent), and with the edge's own response_parser (an origin's head, as relay_response gets it).
+// Heads parsed from text for the unit tests: with Beast's parser (what the edge sent), and with the
+// edge's own parsers (a client's head as the session gets it, an origin's as relay_response does).
+#include "proxy/request_parser.hpp"
 #include "proxy/response_parser.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -31,6 +32,13 @@ boost::beast::http::header<isRequest> parse_head(std::string const& text) {
     boost::beast::http::parser<isRequest, boost::beast::http::empty_body> p;
     put_head(p, text);
     return p.release().base();
+}
+
+// A client's request head, as the edge parses it.
+inline received_request client_head(std::string const& text) {
+    request_parser p;
+    put_head(p, text);
+    return std::move(p.get());
 }
 
 // An origin's response head, as the edge parses it.
