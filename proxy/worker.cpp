@@ -143,8 +143,20 @@ runtime::runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::s
     }
 }
 
+namespace {
+
+// `rt` with a reference count of this worker's own: every exchange copies the worker's pointer (it
+// keeps its request's config generation), and a count shared by all workers would move its cache
+// line between their cores twice per request. The holder keeps the generation alive.
+std::shared_ptr<runtime const> worker_local(std::shared_ptr<runtime const> rt) {
+    auto holder = std::make_shared<std::shared_ptr<runtime const> const>(std::move(rt));
+    return {holder, holder->get()};
+}
+
+} // namespace
+
 worker::worker(unsigned index, std::shared_ptr<runtime const> rt, std::atomic<std::uint64_t>& open_connections)
-    : index_(index), rt_(std::move(rt)), open_connections_(open_connections) {}
+    : index_(index), rt_(worker_local(std::move(rt))), open_connections_(open_connections) {}
 
 worker::~worker() {
     // Close pooled sockets and acceptors while ioc_ still exists (pool_ is declared after ioc_,
@@ -214,7 +226,8 @@ void worker::drain() {
 }
 
 void worker::update(std::shared_ptr<runtime const> rt) {
-    net::post(ioc_, [this, rt = std::move(rt)]() mutable { rt_ = std::move(rt); });
+    // The holder is made here, on the caller's thread: nothing in the posted handler allocates.
+    net::post(ioc_, [this, rt = worker_local(std::move(rt))]() mutable { rt_ = std::move(rt); });
 }
 
 void worker::remove_session(session_hook& s) noexcept {
