@@ -9,19 +9,10 @@ namespace edge522 {
 
 namespace http = boost::beast::http;
 
-namespace {
-
-// Room for a typical head (nginx's response fields are about 150 bytes, a browser's request's
-// under 500) in one allocation each.
-constexpr std::size_t initial_bytes = 512;
-constexpr std::size_t initial_fields = 12;
-
-} // namespace
-
 void parsed_head::append(std::string_view a, std::string_view b) {
     std::size_t const n = a.size() + b.size();
     if (capacity_ - size_ < n) {
-        std::size_t const cap = std::max({initial_bytes, capacity_ * 2, size_ + n});
+        std::size_t const cap = std::max(capacity_ * 2, size_ + n);
         auto grown = std::make_unique_for_overwrite<char[]>(cap);
         if (size_ > 0) std::memcpy(grown.get(), bytes_.get(), size_);
         bytes_ = std::move(grown);
@@ -32,8 +23,10 @@ void parsed_head::append(std::string_view a, std::string_view b) {
     size_ += n;
 }
 
-void parsed_head::start(std::string_view a, std::string_view b) {
-    slots_.reserve(initial_fields);
+void parsed_head::start(std::string_view a, std::string_view b, std::size_t field_bytes) {
+    std::size_t const cap = a.size() + b.size() + field_bytes;
+    bytes_ = std::make_unique_for_overwrite<char[]>(cap);
+    capacity_ = cap;
     append(a, b);
 }
 

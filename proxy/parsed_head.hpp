@@ -13,6 +13,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <cstddef>
@@ -20,7 +21,6 @@
 #include <iterator>
 #include <memory>
 #include <string_view>
-#include <vector>
 
 namespace edge522 {
 
@@ -86,8 +86,9 @@ protected:
     using error_code = boost::system::error_code;
 
     // The start line's texts (a reason phrase; a method and a target), stored first: at 0 and at
-    // a.size(). Called once, before any field.
-    void start(std::string_view a, std::string_view b);
+    // a.size(), with room for `field_bytes` more (the fields' first allocation). Called once,
+    // before any field.
+    void start(std::string_view a, std::string_view b, std::size_t field_bytes);
     std::string_view text(std::size_t at, std::size_t len) const noexcept { return {bytes_.get() + at, len}; }
 
     // The parsers' callbacks (basic_parser's on_field_impl and on_body_impl / on_chunk_body_impl).
@@ -112,7 +113,9 @@ private:
     std::unique_ptr<char[]> bytes_;  // the start line's texts, then each field's name and value
     std::size_t size_ = 0;
     std::size_t capacity_ = 0;
-    std::vector<slot> slots_;
+    // A client's request has a few fields, an origin's response (nginx's) five or six: up to 8 need
+    // no allocation (a pending request holds its parser: bench/pending.sh).
+    boost::container::small_vector<slot, 8> slots_;
     boost::beast::http::buffer_body::value_type body_{};
 };
 

@@ -84,7 +84,6 @@ std::string judge_transfer_encoding(parsed_head const& fields, failure& error) {
     return {};
 }
 
-
 namespace {
 // The common case without a full parse: a name or IPv4 address of letters, digits, dots and
 // hyphens (a subset of RFC 3986's reg-name), with an optional port of 1-5 digits up to 65535.

@@ -11,7 +11,7 @@ void response_parser::on_request_impl(http::verb, string_view, string_view, int,
 }
 
 void response_parser::on_response_impl(int code, string_view reason, int version, error_code& ec) {
-    m_.start(reason, {});
+    m_.start(reason, {}, 512);  // nginx's response fields are about 150 bytes
     m_.reason_len_ = static_cast<std::uint32_t>(reason.size());
     m_.status_ = static_cast<unsigned short>(code);
     m_.version_ = static_cast<unsigned char>(version);

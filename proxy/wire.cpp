@@ -4,50 +4,6 @@
 
 namespace edge522::wire {
 
-namespace {
-
-void append_version(std::string& out, unsigned version) {
-    out += "HTTP/";
-    out += static_cast<char>('0' + version / 10);
-    out += '.';
-    out += static_cast<char>('0' + version % 10);
-}
-
-void append_fields(std::string& out, boost::beast::http::fields const& f) {
-    for (auto const& field : f) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += "\r\n";
-    }
-    out += "\r\n";
-}
-
-} // namespace
-
-void append_request_head(std::string& out, boost::beast::http::request_header<> const& req) {
-    out += req.method_string();
-    out += ' ';
-    out += req.target();
-    out += ' ';
-    append_version(out, req.version());
-    out += "\r\n";
-    append_fields(out, req);
-}
-
-void append_response_head(std::string& out, boost::beast::http::response_header<> const& res) {
-    append_version(out, res.version());
-    unsigned const code = res.result_int();
-    out += ' ';
-    out += static_cast<char>('0' + code / 100 % 10);
-    out += static_cast<char>('0' + code / 10 % 10);
-    out += static_cast<char>('0' + code % 10);
-    out += ' ';
-    out += res.reason();
-    out += "\r\n";
-    append_fields(out, res);
-}
-
 std::string_view http_date_now() noexcept {
     thread_local std::time_t cached_second = -1;
     thread_local char text[32];
