@@ -446,7 +446,7 @@ task<client_session::step> client_session::send_body(origin_link& link, request_
     auto const& req = parser.get();
     pump_spec const spec{phase::body, cfg.timeouts.client_header, phase::origin_write, o.timeouts.write,
                          chunk.get(), parser.chunked(), true,
-                         static_cast<std::size_t>(std::distance(req.begin(), req.end())), {}, nullptr,
+                         req.field_count(), {}, nullptr,
                          &x.body_consumed, link.reused ? &x.replay : nullptr, &x.replay_overflow};
     // The body streams to the origin while the edge watches the origin for an early answer (a 413
     // or 401 sent before it read the body): that answer wins, and the upload stops.

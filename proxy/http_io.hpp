@@ -17,7 +17,6 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <cstddef>
 #include <string_view>
@@ -25,49 +24,10 @@
 
 namespace edge522 {
 
-// A client's request: request_parser.hpp; an origin's response: response_parser.hpp. The longest
-// header line either may have: max_field_line (parsed_head.hpp).
-
 // Each head read asks for at least this much room (the first one too, see client_session.cpp):
 // heads start small (most fit in 4 KiB, as nginx's 1 KiB client_header_buffer_size bets; the
 // buffer grows by doubling when one does not).
 inline constexpr std::size_t head_chunk = 4 * 1024;
-
-// Field lookups by walking a head's few fields: basic_fields' find, count and operator[] search
-// a tree whose every step compares names case-insensitively (hundreds of instructions each).
-// The first value of `name` ("" when absent); whether there is one; the first value and how many
-// fields carry the name, in one walk. `Fields`: Beast's fields, or a parsed_head.
-template <class Fields>
-std::string_view first_value(Fields const& f, boost::beast::http::field name) {
-    for (auto const& x : f)
-        if (x.name() == name) return x.value();
-    return {};
-}
-template <class Fields>
-bool has_field(Fields const& f, boost::beast::http::field name) {
-    for (auto const& x : f)
-        if (x.name() == name) return true;
-    return false;
-}
-struct field_lookup {
-    std::string_view first;
-    std::size_t count = 0;
-};
-template <class Fields>
-field_lookup lookup_field(Fields const& f, boost::beast::http::field name) {
-    field_lookup r;
-    for (auto const& x : f)
-        if (x.name() == name && r.count++ == 0) r.first = x.value();
-    return r;
-}
-// The same by name text, compared case-insensitively (a name Beast has no enumerator for).
-template <class Fields>
-field_lookup lookup_field(Fields const& f, std::string_view name) {
-    field_lookup r;
-    for (auto const& x : f)
-        if (boost::beast::iequals(x.name_string(), name) && r.count++ == 0) r.first = x.value();
-    return r;
-}
 
 // Why a head could not be read, beyond the parser's own error codes.
 enum class head_status {

@@ -1,5 +1,6 @@
 #include "proxy/parsed_head.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <algorithm>
@@ -56,6 +57,13 @@ std::size_t parsed_head::put_body(std::string_view body, error_code& ec) noexcep
     b.size -= n;
     ec = n == body.size() ? error_code{} : error_code(http::error::need_buffer);
     return n;
+}
+
+field_lookup lookup_field(parsed_head const& f, std::string_view name) noexcept {
+    field_lookup r;
+    for (auto const& x : f)
+        if (boost::beast::iequals(x.name_string(), name) && r.count++ == 0) r.first = x.value();
+    return r;
 }
 
 } // namespace edge522

@@ -27,8 +27,7 @@ namespace edge522 {
 // The longest header line (name, colon and value) the edge accepts or builds: Beast's limit.
 inline constexpr std::size_t max_field_line = 65'000;
 
-// One field as the parser received it; the accessors are those of Beast's fields::value_type, so
-// the field walks in http_io.hpp and forward_headers.cpp serve both.
+// One field as the parser received it; the accessors are those of Beast's fields::value_type.
 struct field_ref {
     boost::beast::http::field id;
     std::string_view name_text;
@@ -118,6 +117,32 @@ private:
     boost::container::small_vector<slot, 8> slots_;
     boost::beast::http::buffer_body::value_type body_{};
 };
+
+// Field lookups by walking a head's few fields in order (Beast's basic_fields searched a tree whose
+// every step compared names case-insensitively). The first value of `name` ("" when absent);
+// whether there is one; the first value and how many fields carry the name, in one walk.
+inline std::string_view first_value(parsed_head const& f, boost::beast::http::field name) noexcept {
+    for (auto const& x : f)
+        if (x.name() == name) return x.value();
+    return {};
+}
+inline bool has_field(parsed_head const& f, boost::beast::http::field name) noexcept {
+    for (auto const& x : f)
+        if (x.name() == name) return true;
+    return false;
+}
+struct field_lookup {
+    std::string_view first;
+    std::size_t count = 0;
+};
+inline field_lookup lookup_field(parsed_head const& f, boost::beast::http::field name) noexcept {
+    field_lookup r;
+    for (auto const& x : f)
+        if (x.name() == name && r.count++ == 0) r.first = x.value();
+    return r;
+}
+// The same by name text, compared case-insensitively (a name Beast has no enumerator for).
+field_lookup lookup_field(parsed_head const& f, std::string_view name) noexcept;
 
 // What the request and response parsers share: everything but the start line, which each stores
 // in its own message type (on_request_impl / on_response_impl).
