@@ -8,7 +8,7 @@
 # the ratios edge522/nginx, edge522/HAProxy, edge522/direct, and what the access log costs.
 #
 # Knobs (env): DURATION=10 ROUNDS=5 WARMUP=2 CONNS_LIST="50 1000" ONLY="direct nginx haproxy edge522 edge522-log"
-#              EDGE522_BIN=build/edge522 PROXY_WORKERS=1 NGINX_KEEPALIVE=max(128,conns) BASE_PORT=61080 CLIENT_CPUS= PROXY_CPUS=
+#              EDGE522_BIN=build/edge522 PROXY_WORKERS=1 PIN_WORKERS=0 (1: every proxy binds its workers one per CPU) NGINX_KEEPALIVE=max(128,conns) BASE_PORT=61080 CLIENT_CPUS= PROXY_CPUS=
 #              ORIGIN_CPUS= OUT_DIR=/tmp/edge522-bench/throughput-<timestamp>
 # Quick run: DURATION=3 ROUNDS=1 WARMUP=1 bench/throughput.sh
 set -euo pipefail
@@ -34,7 +34,7 @@ ensure_edge522
 mkdir -p "$OUT_DIR"
 t_start=$(date +%s)
 env_header | tee "$OUT_DIR/env.txt" >&2
-echo "command: $0 (DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP CONNS_LIST=\"$CONNS_LIST\" PROXY_WORKERS=${PROXY_WORKERS})" | tee -a "$OUT_DIR/env.txt" >&2
+echo "command: $0 (DURATION=$DURATION ROUNDS=$ROUNDS WARMUP=$WARMUP CONNS_LIST=\"$CONNS_LIST\" PROXY_WORKERS=${PROXY_WORKERS} PIN_WORKERS=${PIN_WORKERS:-0})" | tee -a "$OUT_DIR/env.txt" >&2
 
 for c in $CONNS_LIST; do
     log "=== wrk -t1 -c$c: ${ROUNDS} rounds x ${DURATION}s per target ==="

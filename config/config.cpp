@@ -650,6 +650,10 @@ private:
                      e.threads = static_cast<unsigned>(v);
                      return changed;
                  }},
+                {"cpu_affinity",
+                 [&](toml::node const& n, std::string const& p) {
+                     return read_choice(n, p, e.cpu_affinity, {"off", "auto"});
+                 }},
                 {"colo",
                  [&](toml::node const& n, std::string const& p) {
                      auto const* s = want_string(n, p);

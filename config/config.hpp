@@ -68,6 +68,7 @@ struct edge_certificate {
 struct edge_section {
     std::vector<host_port> listen{{"127.0.0.1", 8080, "127.0.0.1:8080"}};
     unsigned threads = 0;          // 0 = one worker per core
+    std::string cpu_affinity = "off";  // "off" | "auto": worker i bound to the i-th CPU the process may use
     std::string colo = "LOC";
     std::string server_header = "cloudflare";
     bool diagnostics = true;

@@ -3,6 +3,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/address_text.hpp"
 #include "proxy/admin.hpp"
+#include "proxy/cpu_affinity.hpp"
 #include "proxy/faults.hpp"
 #include "proxy/metrics.hpp"
 
@@ -171,6 +172,7 @@ std::vector<std::string> server::restart_only_changes(config::config const& next
     if (next.edge.listen != now.listen) keys.emplace_back("edge.listen");
     if (next.edge.listen_tls != now.listen_tls) keys.emplace_back("edge.listen_tls");
     if (next.edge.threads != now.threads) keys.emplace_back("edge.threads");
+    if (next.edge.cpu_affinity != now.cpu_affinity) keys.emplace_back("edge.cpu_affinity");
     if (next.admin.listen != started_->admin.listen) keys.emplace_back("admin.listen");
     if (next.edge.access_log != now.access_log) keys.emplace_back("edge.access_log");
     if (next.edge.log_format != now.log_format) keys.emplace_back("edge.log_format");
@@ -278,6 +280,15 @@ int server::run() {
     raise_fd_limit();
     unsigned n = cfg_->edge.threads;
     if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<int> cpus;  // by worker; empty: the kernel places them
+    if (cfg_->edge.cpu_affinity == "auto") {
+        std::string err;
+        cpus = plan_worker_cpus(n, err);
+        if (cpus.empty()) {
+            std::cerr << "edge522: " << err << "\n";
+            return 2;
+        }
+    }
     std::string tls_error;
     auto rt = make_runtime(cfg_, tls_error);
     if (!rt) {
@@ -309,7 +320,10 @@ int server::run() {
 
     std::vector<std::thread> threads;
     for (auto& w : workers_) {
-        threads.emplace_back([&, wp = w.get()] {
+        threads.emplace_back([&, wp = w.get(), cpu = cpus.empty() ? -1 : cpus[threads.size()]] {
+            if (cpu >= 0)
+                if (auto err = bind_worker_to_cpu(wp->index(), cpu); !err.empty())
+                    spdlog::error("{}; it runs where the kernel places it", err);
             wp->run();
             if (running.fetch_sub(1) == 1)
                 net::post(control, [&] {
@@ -320,6 +334,7 @@ int server::run() {
         });
     }
     spdlog::info("edge522 {} serving with {} worker(s), config {}", EDGE522_VERSION, n, cfg_->source);
+    if (!cpus.empty()) spdlog::info("workers bound to CPUs (cpu_affinity = \"auto\"): {}", fmt::join(cpus, " "));
 
     std::function<void()> wait_signal = [&] {
         signals.async_wait([&](boost::system::error_code ec, int sig) {

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstddef>
 #include <malloc.h>
+#include <pthread.h>
 
 // Asio's memory comes from plain operator new (BOOST_ASIO_DISABLE_STD_ALIGNED_ALLOC and
 // BOOST_ASIO_DISABLE_BOOST_ALIGN in CMakeLists.txt), which then ignores the alignment Asio asks
@@ -167,6 +168,9 @@ worker::~worker() {
 void worker::add_acceptor(tcp::acceptor a, bool tls) { acceptors_.push_back({std::move(a), tls}); }
 
 void worker::run() {
+    // "edge522 w0", ...: top -H, ps -L and /proc/PID/task/TID/comm tell the workers apart.
+    std::string const name = "edge522 w" + std::to_string(index_);
+    ::pthread_setname_np(::pthread_self(), name.substr(0, 15).c_str());
     for (auto& a : acceptors_) {
         net::co_spawn(ioc_, accept_loop(*this, a), [this](std::exception_ptr e) {
             if (!e) return;

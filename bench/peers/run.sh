@@ -107,7 +107,7 @@ fi
     echo "nginx: $(nginx -v 2>&1)"
     echo "haproxy: $(haproxy -v 2>&1 | head -1)"
     echo "wrk: $(wrk -v 2>&1 | head -1)"
-    echo "params: DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP ROTATE=$ROTATE PROXY_WORKERS=$PROXY_WORKERS NGINX_KEEPALIVE=$NGINX_KEEPALIVE ORIGIN_CPUS=${ORIGIN_CPUS:-any} PROXY_CPUS=${PROXY_CPUS:-any} CLIENT_CPUS=${CLIENT_CPUS:-any}"
+    echo "params: DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS WRK_THREADS=$WRK_THREADS WARMUP=$WARMUP ROTATE=$ROTATE PROXY_WORKERS=$PROXY_WORKERS PIN_WORKERS=$PIN_WORKERS NGINX_KEEPALIVE=$NGINX_KEEPALIVE ORIGIN_CPUS=${ORIGIN_CPUS:-any} PROXY_CPUS=${PROXY_CPUS:-any} CLIENT_CPUS=${CLIENT_CPUS:-any}"
     echo "targets: ${targets[*]}"
 } | tee "$OUT_DIR/env.txt" >&2
 for d in "$WORK"/*/; do   # keep a copy of every generated config next to the results

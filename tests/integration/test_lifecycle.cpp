@@ -3,9 +3,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <sched.h>
+
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
+#include <sstream>
 
 using namespace edge522::test;
 using namespace std::chrono_literals;
@@ -172,6 +177,71 @@ TEST_CASE("lifecycle: several workers live through their periodic heap upkeep an
     CHECK(get(e.port(), "/").status == 200);
     e.signal(SIGTERM);
     CHECK(e.wait_exit(5000ms) == 0);
+}
+
+namespace {
+
+// "Cpus_allowed_list" of a /proc status file ("0-1", "3").
+std::string cpus_allowed(std::filesystem::path const& status) {
+    std::ifstream in(status);
+    for (std::string line; std::getline(in, line);)
+        if (line.starts_with("Cpus_allowed_list:")) {
+            auto v = line.substr(line.find(':') + 1);
+            return v.substr(v.find_first_not_of(" \t"));
+        }
+    return "?";
+}
+
+// The edge's worker threads ("edge522 wN", named as they start) and the CPUs each may run on, by
+// worker index; waits until `workers` of them are named.
+std::map<unsigned, std::string> worker_cpus(int pid, unsigned workers) {
+    std::map<unsigned, std::string> found;
+    for (int i = 0; i < 200 && found.size() < workers; ++i) {
+        found.clear();
+        std::error_code ec;
+        for (auto const& t : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+            std::string comm;
+            std::getline(std::ifstream(t.path() / "comm"), comm);
+            if (comm.starts_with("edge522 w")) found[std::stoul(comm.substr(9))] = cpus_allowed(t.path() / "status");
+        }
+        if (found.size() < workers) std::this_thread::sleep_for(10ms);
+    }
+    return found;
+}
+
+} // namespace
+
+TEST_CASE("lifecycle: cpu_affinity auto binds worker i to the i-th allowed CPU and off leaves them all", "[lifecycle]") {
+    cpu_set_t mask;
+    CPU_ZERO(&mask);
+    REQUIRE(::sched_getaffinity(0, sizeof mask, &mask) == 0);
+    std::vector<int> allowed;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &mask)) allowed.push_back(c);
+    REQUIRE(!allowed.empty());
+    auto const mine = cpus_allowed("/proc/self/status");
+    unsigned const n = static_cast<unsigned>(allowed.size()) + 1;  // one more than the CPUs: it wraps
+    origin o(origin::behaviour::healthy);
+
+    SECTION("auto") {
+        edge e(simple_config({o.address()}, "", "", "threads = " + std::to_string(n) + "\ncpu_affinity = \"auto\""));
+        auto const got = worker_cpus(e.pid(), n);
+        REQUIRE(got.size() == n);
+        std::ostringstream plan;
+        for (unsigned i = 0; i < n; ++i) {
+            CHECK(got.at(i) == std::to_string(allowed[i % allowed.size()]));
+            plan << (i ? " " : "") << allowed[i % allowed.size()];
+        }
+        CHECK(e.log_contains("workers bound to CPUs (cpu_affinity = \"auto\"): " + plan.str()));
+        for (unsigned i = 0; i < n; ++i) CHECK(get(e.port(), "/").status == 200);
+    }
+    SECTION("off, the default") {
+        edge e(simple_config({o.address()}, "", "", "threads = " + std::to_string(n)));
+        auto const got = worker_cpus(e.pid(), n);
+        REQUIRE(got.size() == n);
+        for (auto const& [i, cpus] : got) CHECK(cpus == mine);
+        CHECK(e.log().find("workers bound") == std::string::npos);
+    }
 }
 
 TEST_CASE("lifecycle: SIGHUP reloads a valid file and keeps the running config on errors", "[lifecycle]") {

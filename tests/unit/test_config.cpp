@@ -108,6 +108,7 @@ TEST_CASE("an origin alone gets every default", "[config]")
 
     CHECK(c->edge.listen == std::vector<host_port>{{"127.0.0.1", 8080, "127.0.0.1:8080"}});
     CHECK(c->edge.threads == 0);
+    CHECK(c->edge.cpu_affinity == "off");
     CHECK(c->edge.colo == "LOC");
     CHECK(c->edge.server_header == "cloudflare");
     CHECK(c->edge.diagnostics);
@@ -441,6 +442,9 @@ TEST_CASE("edge and admin and chaos scalars are range-checked", "[config]")
     CHECK(error_of(with_origin("[edge]\nthreads = 1025\n")) ==
           "edge.toml:2:11: edge.threads: 1025 is too large (at most 1024)");
     CHECK(error_of(with_origin("[edge]\nthreads = -1\n")) == "edge.toml:2:11: edge.threads: -1 is negative");
+    CHECK(load_ok(with_origin("[edge]\ncpu_affinity = \"auto\"\n"))->edge.cpu_affinity == "auto");
+    CHECK(error_of(with_origin("[edge]\ncpu_affinity = \"0-1\"\n")) ==
+          R"(edge.toml:2:16: edge.cpu_affinity: "0-1" is not one of "off", "auto")");
 
     for (auto bad : {"lhr", "LH", "LHRX", "L1R", ""}) {
         INFO(bad);

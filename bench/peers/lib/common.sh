@@ -13,12 +13,28 @@ LIB_DIR="$BENCH_DIR/lib"
 
 : "${BASE_PORT:=61080}"        # above the ephemeral range (32768-60999) on purpose
 : "${PROXY_WORKERS:=1}"        # nginx worker_processes / haproxy nbthread / edge522 threads
+: "${PIN_WORKERS:=0}"          # 1 = each proxy binds worker i to the i-th CPU of PROXY_CPUS (default: all):
+                               #   nginx worker_cpu_affinity auto, haproxy cpu-map, edge522 cpu_affinity = "auto"
 : "${KEEP_TMP:=0}"             # 1 = keep $WORK (configs, logs, raw output) after exit
 : "${NGINX_KEEPALIVE:=128}"     # nginx `upstream { keepalive N; }`: idle upstream connections kept per worker
 # optional CPU pinning (taskset -c LIST); empty = let the scheduler decide
 : "${ORIGIN_CPUS:=}"
 : "${PROXY_CPUS:=}"
 : "${CLIENT_CPUS:=}"
+
+# The CPUs a pinned proxy's workers are bound to, as a taskset / cpu-map list.
+pin_cpu_list() { echo "${PROXY_CPUS:-0-$(($(nproc) - 1))}"; }
+# The same as nginx's worker_cpu_affinity mask: "0110" for CPUs 1-2 (the highest CPU first).
+pin_cpu_mask() {
+    python3 - "$(pin_cpu_list)" <<'PY'
+import sys
+cpus = set()
+for part in sys.argv[1].split(","):
+    lo, _, hi = part.partition("-")
+    cpus.update(range(int(lo), int(hi or lo) + 1))
+print("".join("1" if c in cpus else "0" for c in range(max(cpus), -1, -1)))
+PY
+}
 
 STARTED_PIDS=()
 STARTED_NAMES=()
@@ -214,6 +230,7 @@ start_nginx_proxy() {
 daemon off;
 user root;
 worker_processes $PROXY_WORKERS;
+$([[ $PIN_WORKERS == 1 ]] && echo "worker_cpu_affinity auto $(pin_cpu_mask);")
 worker_rlimit_nofile 16384;
 pid $d/nginx.pid;
 lock_file $d/nginx.lock;
@@ -272,6 +289,7 @@ start_haproxy() {
 # bench-ref: haproxy in http mode
 global
     nbthread $PROXY_WORKERS
+    $([[ $PIN_WORKERS == 1 ]] && echo "cpu-map auto:1/1-$PROXY_WORKERS $(pin_cpu_list)")
     maxconn 8000
     $gl
 defaults
@@ -301,7 +319,7 @@ EOF
 #                                     (default: bench-ref/edge522.toml.in)
 #   PROXY_CMD='cmd ... @LISTEN_PORT@ ... @ORIGIN_PORT@' [PROXY_PORT=N] [PROXY_NAME=x]
 #                                  -> any other proxy; placeholders are substituted.
-# Placeholders: @LISTEN_PORT@ @ORIGIN_PORT@ @CONNECT_TIMEOUT_MS@ @THREADS@ @WORKDIR@
+# Placeholders: @LISTEN_PORT@ @ORIGIN_PORT@ @CONNECT_TIMEOUT_MS@ @THREADS@ @CPU_AFFINITY@ @WORKDIR@
 : "${EDGE522_BIN:=}"
 : "${EDGE522_CONFIG_TEMPLATE:=$BENCH_DIR/edge522.toml.in}"
 : "${PROXY_CMD:=}"
@@ -316,7 +334,8 @@ custom_name() {
 
 render() {   # render < template; placeholders in lines starting with '#' are left alone
     sed -e "/^[[:space:]]*#/!{s|@LISTEN_PORT@|$R_LISTEN_PORT|g; s|@ORIGIN_PORT@|$R_ORIGIN_PORT|g;
-            s|@CONNECT_TIMEOUT_MS@|$R_CTO_MS|g; s|@THREADS@|$PROXY_WORKERS|g; s|@WORKDIR@|$R_DIR|g}"
+            s|@CONNECT_TIMEOUT_MS@|$R_CTO_MS|g; s|@THREADS@|$PROXY_WORKERS|g; s|@WORKDIR@|$R_DIR|g;
+            s|@CPU_AFFINITY@|$([[ $PIN_WORKERS == 1 ]] && echo auto || echo off)|g}"
 }
 
 # start_custom NAME LISTEN_PORT UPSTREAM_PORT CONNECT_TIMEOUT_MS
