@@ -85,6 +85,20 @@ bool word_safe(unsigned char const* s) noexcept {
     return (low | high | quote | backslash) == 0;
 }
 
+// Whether every byte of [s, end) is safe, a word at a time (the last word overlapping the one before;
+// under 8 bytes, by the table).
+template <unsigned Low>
+bool all_safe(unsigned char const* s, unsigned char const* end, std::array<bool, 256> const& safe) noexcept {
+    if (end - s < 8) {
+        for (; s < end; ++s)
+            if (!safe[*s]) return false;
+        return true;
+    }
+    for (; end - s > 8; s += 8)
+        if (!word_safe<Low>(s)) return false;
+    return word_safe<Low>(end - 8);
+}
+
 // The end of the run of safe bytes that starts at s.
 template <unsigned Low>
 unsigned char const* safe_run(unsigned char const* s, unsigned char const* end,
@@ -136,6 +150,22 @@ public:
         std::memcpy(p_, s, n);
         p_ += n;
     }
+    // The same without a call for the short pieces a line is made of (addresses, a method, a ray
+    // id): two fixed-size moves that overlap.
+    void raw_short(unsigned char const* s, std::size_t n) noexcept {
+        if (n >= 8 && n <= 16) {
+            std::memcpy(p_, s, 8);
+            std::memcpy(p_ + n - 8, s + n - 8, 8);
+        } else if (n >= 4 && n < 8) {
+            std::memcpy(p_, s, 4);
+            std::memcpy(p_ + n - 4, s + n - 4, 4);
+        } else if (n < 4) {
+            for (std::size_t i = 0; i < n; ++i) p_[i] = static_cast<char>(s[i]);
+        } else {
+            std::memcpy(p_, s, n);
+        }
+        p_ += n;
+    }
     void number(std::int64_t v) noexcept { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
     void number(std::uint64_t v) noexcept { p_ = std::to_chars(p_, p_ + 24, v).ptr; }
 
@@ -157,6 +187,10 @@ public:
         v = bounded(v, limit, was_cut);
         auto const* s = reinterpret_cast<unsigned char const*>(v.data());
         auto const* end = s + v.size();
+        if (KeepSpace ? all_safe<0x20>(s, end, text_or_space_safe) : all_safe<0x21>(s, end, text_safe)) {
+            raw_short(s, v.size());  // the usual field: nothing to escape
+            s = end;
+        }
         while (s < end) {
             auto const* run = s;
             s = KeepSpace ? safe_run<0x20>(s, end, text_or_space_safe) : safe_run<0x21>(s, end, text_safe);

@@ -190,6 +190,16 @@ TEST_CASE("text line: hostile bytes in every field stay one line of fields split
         for (auto& c : r) c = static_cast<char>(rng() % 16 == 0 ? rng() : 0x21 + rng() % 94);
         inputs.push_back(r);
     }
+    // Every length up to 40 with one hostile byte at each place, or none: the whole-field check
+    // (words that overlap at the end) and the short copies must agree with the byte-by-byte rule.
+    for (std::size_t len = 1; len <= 40; ++len)
+        for (std::size_t at = 0; at <= len; ++at)
+            for (char bad : {'"', ' ', '\x80'}) {
+                std::string r(len, 'a');
+                for (std::size_t k = 0; k < len; ++k) r[k] = static_cast<char>('0' + k % 40);
+                if (at < len) r[at] = bad;
+                inputs.push_back(r);
+            }
     for (auto const& v : inputs) {
         for (bool failed : {false, true}) {
             auto e = hostile_entry(v);
