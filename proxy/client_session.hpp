@@ -138,6 +138,10 @@ private:
     // exceed max_field_line (431). Not a coroutine: forward() keeps none of its state.
     bool write_forwarded_head(config::origin const& o, request_parser const& parser, exchange& x,
                               request_target const& t);
+    // The same verdict before a new connection, without building the head.
+    bool forwarded_head_fits(request_parser const& parser, exchange& x);
+    // x.fail for a head the edge's additions would overflow.
+    static void fail_head_overflow(exchange& x);
     // An origin connection for the request: a pooled one to server `si` (none after a stale one,
     // `fresh_only`, or under a fault that needs a new connection), else acquire() connects, with
     // failover to the next server (whose pool it tries first).

@@ -184,24 +184,26 @@ task<bool> client_session::forward(config::origin const& o, request_parser& pars
     x.egress = worker_.next_egress(*x.rt, o);  // per request: failover keeps the request's source
     if (!decide_fault(o, parser, x, t.origin_target())) co_return co_await answer(failure::bad_request, x, false);
 
-    // The head the origin gets: built now, so that a field the edge's additions overflow is a 431
-    // before any connect; kept for the attempts that follow.
-    if (!write_forwarded_head(o, parser, x, t)) co_return co_await answer(failure::header_too_large, x, false);
-    // The head stays in wire_ (its capacity reused request after request) until the response head
-    // replaces it: nothing writes wire_ before that but a final answer, and no retry follows one.
+    // The head the origin gets is built once there is a connection for it, into wire_ (its
+    // capacity reused request after request), where it stays until the response head replaces it:
+    // nothing writes wire_ before that but a final answer, and no retry follows one.
     bool fresh_only = false;
     std::optional<origin_link> link;
     for (int attempt = 0;; ++attempt) {
         // Most requests find a pooled connection: taken here, without acquire()'s coroutine.
         if (!take_pooled(link, o, 0, x, fresh_only)) {
-            // A new connection takes a round trip at least, or up to the connect timeout: the head
-            // is not held meanwhile (half a KiB of every request pending on a blackholed origin).
-            // Written again once connected: the same fields, which fitted.
+            // A field the edge's additions overflow is a 431 before any connect. A new connection
+            // takes a round trip at least, or up to the connect deadline: no head is held meanwhile
+            // (half a KiB of every request pending on a blackholed origin), and a 522 builds none.
+            if (!forwarded_head_fits(parser, x)) co_return co_await answer(failure::header_too_large, x, false);
             std::string().swap(wire_);
             co_await acquire(link, o, x, fresh_only);
             if (!link && aborted_) co_return false;
             if (!link) co_return co_await answer(x.error, x, x.keep_alive);
-            write_forwarded_head(o, parser, x, t);
+        }
+        if (!write_forwarded_head(o, parser, x, t)) {
+            link.reset();  // a pooled connection (a new one was checked first): closed, not reused
+            co_return co_await answer(failure::header_too_large, x, false);
         }
         auto const r = co_await exchange_on(*link, wire_, parser, x, attempt == 0);
         link.reset();
@@ -223,10 +225,20 @@ bool client_session::write_forwarded_head(config::origin const& o, request_parse
     forward_context const ctx{client_ip_, client_.is_tls() ? "https" : "http", x.ray, host, t.origin_target(),
                               x.cfg().chaos.header};
     if (write_origin_request(wire_, parser.get(), framing, ctx)) return true;
+    fail_head_overflow(x);
+    return false;
+}
+
+bool client_session::forwarded_head_fits(request_parser const& parser, exchange& x) {
+    if (origin_request_fits(parser.get(), client_ip_)) return true;
+    fail_head_overflow(x);
+    return false;
+}
+
+void client_session::fail_head_overflow(exchange& x) {
     x.fail(failure::header_too_large, "client_header",
            "X-Forwarded-For or CDN-Loop would exceed " + std::to_string(max_field_line) +
                " bytes once the edge appends to it");
-    return false;
 }
 
 task<client_session::round> client_session::exchange_on(origin_link& link, std::string_view head,

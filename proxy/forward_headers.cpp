@@ -137,6 +137,22 @@ void append_joined(std::string& out, parsed_head const& f, std::string_view name
     }
 }
 
+// The length of what append_joined(f, name) appends.
+std::size_t joined_length(parsed_head const& f, std::string_view name) noexcept {
+    std::size_t n = 0;
+    for (auto const& x : f) {
+        if (x.value().empty() || !iequals(x.name_string(), name)) continue;
+        n += (n ? 2 : 0) + x.value().size();
+    }
+    return n;
+}
+
+// The length of "NAME: [the client's values, ]ADDED\r\n", the line the edge extends.
+std::size_t extended_line_length(parsed_head const& f, std::string_view name, std::string_view added) noexcept {
+    auto const values = joined_length(f, name);
+    return name.size() + 2 + values + (values ? 2 : 0) + added.size() + 2;
+}
+
 // The framing fields of a message relayed as `framing`: its single Content-Length, its
 // Transfer-Encoding as it came ("gzip, chunked" stays "gzip, chunked": never silently reduced), or
 // the edge's own chunking.
@@ -159,6 +175,11 @@ void append_framing(std::string& out, parsed_head const& f, body_framing framing
 }
 
 } // namespace
+
+bool origin_request_fits(received_request const& req, std::string_view client_ip) noexcept {
+    return extended_line_length(req, "X-Forwarded-For", client_ip) <= max_field_line &&
+           extended_line_length(req, "CDN-Loop", "cloudflare") <= max_field_line;
+}
 
 bool is_upgrade_request(received_request const& req) {
     // RFC 9110 7.8: an Upgrade in an HTTP/1.0 request is ignored (and, hop-by-hop, not forwarded).

@@ -49,6 +49,12 @@ struct forward_context {
 bool write_origin_request(std::string& out, received_request const& req, body_framing framing,
                           forward_context const& ctx);
 
+// What write_origin_request's check will say, without building the head: X-Forwarded-For and
+// CDN-Loop, extended, within max_field_line. Asked before a new connection is made, so that a 431
+// comes before any connect while the head itself is built only once connected (a request pending
+// on a connect holds no head, and a 522 never pays for one). fuzz_request_head checks the two agree.
+bool origin_request_fits(received_request const& req, std::string_view client_ip) noexcept;
+
 struct response_context {
     std::string_view server_header;  // "cloudflare"
     std::string_view ray_id;

@@ -259,6 +259,7 @@ void run(std::string_view in, std::size_t max_request_header) {
             bool const too_long = xff_line > max_field_line || loop_line > max_field_line;
             bool const written = write_origin_request(head, req, framing, ctx);
             FUZZ_CHECK(written == !too_long);  // 431 exactly when one of them would pass max_field_line
+            FUZZ_CHECK(origin_request_fits(req, client_ip) == written);  // forward()'s check before a connect
             if (!written) return;
             check_forwarded(p, t, host, framing, head);
         }

@@ -123,6 +123,24 @@ TEST_CASE("an X-Forwarded-For that overflows once extended is a 431, and the con
     still_serving(e);
 }
 
+TEST_CASE("an X-Forwarded-For that overflows is a 431 on a pooled origin connection too", "[exchange][hostile]") {
+    // The head is built once there is a connection: with a pooled one waiting, the overflow is found
+    // after it is taken. The origin still gets nothing, and the next request is served.
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}, "", "", "max_request_header = \"256KiB\"", "listen = \"127.0.0.1:0\""));
+    CHECK(get(e.port(), "/").status == 200);  // leaves a pooled origin connection
+    {
+        client c(e.port());
+        auto r = c.request("GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: " + std::string(64'990, '1') + "\r\n\r\n");
+        CHECK(r.status == 431);
+        CHECK(c.closed_within(2s));
+    }
+    CHECK(o.requests() == 1);
+    CHECK(get(e.port(), "/").status == 200);
+    CHECK(o.requests() == 2);
+    still_serving(e);
+}
+
 TEST_CASE("absolute-form targets are routed by their authority and forwarded in origin-form", "[exchange][target]") {
     origin open(origin::behaviour::healthy);
     origin blocked(origin::behaviour::healthy);

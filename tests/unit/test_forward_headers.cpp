@@ -104,6 +104,35 @@ TEST_CASE("an X-Forwarded-For that would pass the field limit once extended is r
     CHECK_FALSE(g.ok);
 }
 
+TEST_CASE("origin_request_fits agrees with write_origin_request at the limit to the byte", "[headers]") {
+    // "X-Forwarded-For: " + values + ", " + ip + CRLF; "CDN-Loop: " + values + ", cloudflare" + CRLF.
+    std::string_view const ip = "198.51.100.7";
+    std::size_t const xff_room = max_field_line - (17 + 2 + ip.size() + 2);
+    std::size_t const loop_room = max_field_line - (10 + 2 + 10 + 2);
+    struct probe {
+        std::string head;
+        bool fits;
+    };
+    std::vector<probe> probes{
+        {"X-Forwarded-For: " + std::string(xff_room, '1') + "\r\n", true},
+        {"X-Forwarded-For: " + std::string(xff_room + 1, '1') + "\r\n", false},
+        // Two fields joined with ", ": the separator counts.
+        {"X-Forwarded-For: " + std::string(xff_room - 2, '1') + "\r\nx-forwarded-for: 2\r\n", false},
+        {"X-Forwarded-For: " + std::string(xff_room - 3, '1') + "\r\nx-forwarded-for: 2\r\n", true},
+        // An empty value joins nothing.
+        {"X-Forwarded-For:\r\nX-Forwarded-For: " + std::string(xff_room, '1') + "\r\n", true},
+        {"CDN-Loop: " + std::string(loop_room, 'c') + "\r\n", true},
+        {"CDN-Loop: " + std::string(loop_room + 1, 'c') + "\r\n", false},
+        {"CDN-Loop: a\r\n", true},
+    };
+    for (auto const& p : probes) {
+        auto const raw = "GET / HTTP/1.1\r\nHost: a.test\r\n" + p.head + "\r\n";
+        INFO(p.head.substr(0, 40));
+        CHECK(origin_request_fits(client_head(raw), ip) == p.fits);
+        CHECK(to_origin(raw, body_framing::none, ip).ok == p.fits);
+    }
+}
+
 TEST_CASE("Transfer-Encoding is forwarded as it came, never reduced to chunked", "[headers]") {
     auto f = to_origin("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", body_framing::chunked);
     auto req = parse_head<true>(f.wire);
