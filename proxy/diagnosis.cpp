@@ -176,32 +176,54 @@ std::string plain_fix(failure f, std::string_view host) {
 }
 
 std::string describe_connect(connect_result const& cr, config::origin_timeouts const& t) {
-    std::string const ms = std::to_string(cr.connect_time.count() / 1000);
-    std::string const from = cr.source.empty() ? std::string{} : " from " + cr.source;
+    // Appended to one string (a chain of + made a temporary per piece: ~1,800 instructions a 522).
     std::string d;
+    d.reserve(160 + cr.address.size() + 2 * cr.source.size());
+    auto const from = [&] {
+        if (!cr.source.empty()) d.append(" from ").append(cr.source);
+    };
+    auto const after_ms = [&] {
+        d.append(" after ").append(std::to_string(cr.connect_time.count() / 1000)).append(" ms");
+    };
     switch (cr.why) {
     case failure::dns_failed:
-        d = "resolving " + cr.address + " failed after " + std::to_string(cr.dns_time.count()) + " ms";
+        d.append("resolving ").append(cr.address).append(" failed after ");
+        d.append(std::to_string(cr.dns_time.count())).append(" ms");
         break;
     case failure::connect_timeout:
-        d = "TCP handshake" + from + " with " + cr.address + " not completed within " +
-            config::format_duration(t.connect) + " (no SYN-ACK; waited " + ms + " ms)";
-        if (cr.firewalled) d += "; the emulated origin firewall drops " + cr.source + " (not in firewall_allow)";
+        d.append("TCP handshake");
+        from();
+        d.append(" with ").append(cr.address).append(" not completed within ");
+        d.append(config::format_duration(t.connect)).append(" (no SYN-ACK; waited ");
+        d.append(std::to_string(cr.connect_time.count() / 1000)).append(" ms)");
+        if (cr.firewalled)
+            d.append("; the emulated origin firewall drops ").append(cr.source).append(" (not in firewall_allow)");
         break;
     case failure::connect_refused:
-        d = "connect" + from + " to " + cr.address + " refused after " + ms + " ms";
-        d += cr.firewalled ? " by the emulated origin firewall (" + cr.source + " not in firewall_allow, "
-                             "firewall_action = \"reject\")"
-                           : " (RST: nothing listening, or a firewall REJECT)";
+        d.append("connect");
+        from();
+        d.append(" to ").append(cr.address).append(" refused");
+        after_ms();
+        if (cr.firewalled)
+            d.append(" by the emulated origin firewall (").append(cr.source)
+                .append(" not in firewall_allow, firewall_action = \"reject\")");
+        else
+            d.append(" (RST: nothing listening, or a firewall REJECT)");
         break;
     case failure::unreachable:
-        d = "no route" + from + " to " + cr.address + " after " + ms + " ms";
+        d.append("no route");
+        from();
+        d.append(" to ").append(cr.address);
+        after_ms();
         break;
     default:
-        d = "connect" + from + " to " + cr.address + " failed after " + ms + " ms";
+        d.append("connect");
+        from();
+        d.append(" to ").append(cr.address).append(" failed");
+        after_ms();
         break;
     }
-    d += " (" + errno_name(cr.ec) + ")";
+    d.append(" (").append(errno_name(cr.ec)).append(")");
     return d;
 }
 

@@ -156,8 +156,11 @@ task<void> resolve(config::host_port const& server, std::chrono::milliseconds dn
 
 // An IP literal needs no resolution (the common case: no thread hop, no allocation of a resolver).
 bool literal_endpoint(config::host_port const& server, std::vector<tcp::endpoint>& endpoints) {
+    // By its form: make_address tries IPv6 first, and an IPv4 literal paid for both parsers.
     boost::system::error_code ec;
-    auto const addr = net::ip::make_address(server.host, ec);
+    net::ip::address const addr = server.host.find(':') == std::string::npos
+                                      ? net::ip::address(net::ip::make_address_v4(server.host, ec))
+                                      : net::ip::address(net::ip::make_address_v6(server.host, ec));
     if (ec) return false;
     endpoints.emplace_back(addr, server.port);
     return true;
