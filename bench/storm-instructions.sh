@@ -86,13 +86,7 @@ lock_file $d/nginx.lock;
 error_log $d/error.log crit;
 events { worker_connections 8192; }
 http {
-    access_log off;
-    default_type text/plain;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fastcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
+$(nginx_common_http "$d")
     server {
         listen 127.0.0.1:$p backlog=4096;
         location / {
