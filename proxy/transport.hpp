@@ -16,6 +16,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "drained_read.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -85,10 +87,12 @@ public:
     bool is_tls() const noexcept { return v_.index() == 1; }
     tls_stream* tls() noexcept { return v_.index() == 1 ? std::get_if<1>(&v_)->get() : nullptr; }
 
-    template <class MutableBuffers, class Token>
-    auto async_read_some(MutableBuffers const& b, Token&& token) {
+    // Over plain TCP a read into one buffer remembers a drained socket (drained_read.hpp): the
+    // next read waits for epoll instead of first trying a recv that would return EAGAIN.
+    template <class Token>
+    auto async_read_some(boost::asio::mutable_buffer const& b, Token&& token) {
         if (auto* t = std::get_if<1>(&v_)) return (*t)->async_read_some(b, std::forward<Token>(token));
-        return std::get_if<0>(&v_)->async_read_some(b, std::forward<Token>(token));
+        return std::get_if<0>(&v_)->async_read_some(drained(b), std::forward<Token>(token));
     }
 
     // One write at a time per transport (each exchange step and each tunnel direction has its own).
@@ -127,6 +131,15 @@ public:
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             ec = boost::system::error_code(errno, boost::system::system_category());
         return 0;
+    }
+
+    // For a connection that will be read again (a kept-alive client, a pooled origin connection):
+    // over plain TCP, the kernel says with each read what is left to read, so a read that emptied
+    // the socket spares the next one its speculative recv (drained_read.hpp). Once per connection.
+    void track_drain() noexcept {
+        if (drain_tracked_ || v_.index() != 0) return;
+        drain_tracked_ = true;
+        enable_drain_hint(std::get_if<0>(&v_)->native_handle());
     }
 
     // Stops pending operations (the watchdog's tool); they complete with operation_aborted.
@@ -173,6 +186,7 @@ private:
     // The TLS stream lives on the heap: it is large (engine, buffers, timers), and a plain
     // connection, the common case, should not pay for it.
     std::variant<socket_type, std::unique_ptr<tls_stream>> v_;
+    bool drain_tracked_ = false;
 };
 
 } // namespace edge522

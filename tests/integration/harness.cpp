@@ -58,6 +58,17 @@ bool send_all(int fd, std::string_view data) {
     return true;
 }
 
+// Sends `data` and the FIN in one segment: held back (TCP_CORK) until the shutdown, whose FIN then
+// rides on the last queued segment. A peer reads the bytes and finds the end in the same wake.
+bool send_then_fin(int fd, std::string_view data) {
+    int on = 1, off = 0;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    bool const ok = send_all(fd, data);
+    ::shutdown(fd, SHUT_WR);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    return ok;
+}
+
 // Reads until `buf` holds "\r\n\r\n"; returns the head length (incl. terminator) or 0 on EOF/error.
 std::size_t read_head(int fd, std::string& buf) {
     for (;;) {
@@ -263,6 +274,10 @@ void origin::serve(boost::asio::ip::tcp::socket s) {
         case behaviour::early:
             return;
         case behaviour::raw:
+            if (raw_close_at != 0 && ++served == raw_close_at) {
+                send_then_fin(fd, raw_last);
+                return;
+            }
             if (!send_all(fd, raw_response)) return;
             if (raw_close) {
                 ::shutdown(fd, SHUT_WR);
@@ -631,6 +646,10 @@ response client::request(std::string const& raw, bool head_request) {
     auto r = read_response(head_request);
     r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
     return r;
+}
+
+void client::send_with_fin(std::string const& raw) {
+    if (!send_then_fin(socket_.native_handle(), raw)) throw std::runtime_error("send failed");
 }
 
 void client::shutdown_send() {

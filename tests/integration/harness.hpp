@@ -55,6 +55,10 @@ public:
     bool stream_chunked = false;
     std::string raw_response;  // for raw and early; set before the first request
     bool raw_close = false;
+    // raw: the raw_close_at-th request of a connection (1-based; 0 = none) is answered `raw_last`
+    // instead, sent in one segment with the FIN (the bytes and the close arrive together).
+    unsigned raw_close_at = 0;
+    std::string raw_last;
 
 private:
     void serve(boost::asio::ip::tcp::socket s);
@@ -173,6 +177,7 @@ public:
     std::string read_exactly(std::size_t n);
     void shutdown();  // both directions: unblocks a send or recv in another thread
     void shutdown_send();  // half-close: a FIN, reading goes on
+    void send_with_fin(std::string const& raw);  // the bytes and the FIN in one segment
     // True when the peer closed (EOF/RST) within `limit`.
     bool closed_within(std::chrono::milliseconds limit);
 private:

@@ -280,6 +280,51 @@ TEST_CASE("an idle pooled connection the origin closes or resets leaves the pool
     CHECK(r.connections() == 1);  // a live pooled connection is reused
 }
 
+// A read that empties a socket lets the next read on it wait for epoll without trying a recv first
+// (proxy/drained_read.hpp), but only when no FIN came with the bytes: a FIN read with them raises no
+// new edge, and a read waiting for one would wait for ever.
+TEST_CASE("a pooled origin connection whose answer comes with its FIN is read to the end", "[exchange][pool]") {
+    origin o(origin::behaviour::raw);
+    o.raw_response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok";
+    o.raw_close_at = 3;  // the third answer of each connection: its end is the close, in the same segment
+    o.raw_last = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto-the-end";
+    edge e(simple_config({o.address()}, "read = \"60s\"", "origin_idle_timeout = \"1h\""));
+    client c(e.port(), 5s);  // a missed FIN would wait for the 60 s read timeout
+    for (int i = 0; i < 2; ++i) CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").body == "ok");
+    auto const t0 = std::chrono::steady_clock::now();
+    auto const third = c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    CHECK(third.status == 200);
+    CHECK(third.body == "to-the-end");
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").body == "ok");  // on a new connection
+    CHECK(o.connections() == 2);
+
+    // The same with a length-delimited last answer: the connection is dead when the next request
+    // comes, and that request is served (on a new connection) without waiting.
+    origin l(origin::behaviour::raw);
+    l.raw_response = o.raw_response;
+    l.raw_close_at = 3;
+    l.raw_last = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nConnection: keep-alive\r\n\r\nlast";
+    edge e2(simple_config({l.address()}, "read = \"60s\"", "origin_idle_timeout = \"1h\""));
+    client c2(e2.port(), 5s);
+    std::string bodies;
+    for (int i = 0; i < 5; ++i) bodies += c2.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").body + " ";
+    CHECK(bodies == "ok ok last ok ok ");
+    CHECK(l.connections() == 2);
+}
+
+TEST_CASE("a kept-alive client whose request comes with its FIN is answered and closed at once", "[exchange]") {
+    origin o(origin::behaviour::healthy);
+    edge e(simple_config({o.address()}));
+    client c(e.port(), 5s);
+    for (int i = 0; i < 3; ++i) CHECK(c.request("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n").status == 200);
+    c.send_with_fin("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    CHECK(c.read_response().status == 200);
+    // At once, not when the next sweep parks the connection (about a second): the FIN was read with
+    // the request, and the wait for a next request must not miss it.
+    CHECK(c.closed_within(400ms));
+}
+
 TEST_CASE("a stale pooled connection is replaced for requests with a body too", "[exchange][pool]") {
     origin o(origin::behaviour::close_after);
     edge e(simple_config({o.address()}, "", "origin_idle_timeout = \"1h\""));
