@@ -66,15 +66,14 @@ task<std::tuple<boost::system::error_code, std::size_t>> wait_and_recv(tcp_socke
 
 } // namespace
 
-client_session::client_session(worker& w, tcp_socket socket, bool tls)
+client_session::client_session(worker& w, tcp_socket socket, tcp::endpoint const& peer, bool tls)
     : worker_(w), client_(std::move(socket)),
       buffer_(static_cast<std::size_t>(w.current()->cfg->edge.max_request_header) + exchange::relay_chunk),
       timer_(w.context().get_executor()), accepted_at_(clock::now()) {
     // The peer's address (IPv4-mapped IPv6 shown as IPv4) for access rules, and as text for logs,
-    // pages and X-Forwarded-For; "-" when the peer is gone already.
-    boost::system::error_code ec;
-    auto const peer = client_.socket().remote_endpoint(ec);
-    if (ec) {
+    // pages and X-Forwarded-For; "-" when there is none. TCP_NODELAY came with the socket from the
+    // listener (server.cpp).
+    if (peer.address().is_unspecified()) {
         client_ip_ = "-";
     } else {
         client_addr_ = unmapped(peer.address());
@@ -83,7 +82,6 @@ client_session::client_session(worker& w, tcp_socket socket, bool tls)
     tls_ = tls;
     worker_.add_session(*this);
     worker_.open_connections_.fetch_add(1, std::memory_order_relaxed);
-    client_.socket().set_option(tcp::no_delay(true), ec);
 }
 
 client_session::~client_session() {

@@ -59,7 +59,8 @@ public:
     using clock = std::chrono::steady_clock;
 
     // `tls`: accepted on an HTTPS listener; the handshake runs first, under client_header.
-    client_session(worker& w, tcp_socket socket, bool tls = false);
+    // `peer`: the client's address as accept() returned it.
+    client_session(worker& w, tcp_socket socket, boost::asio::ip::tcp::endpoint const& peer, bool tls = false);
     ~client_session();
 
     void start();

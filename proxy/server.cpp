@@ -41,30 +41,6 @@ void raise_fd_limit() {
     spdlog::info("file descriptor limit: {}", static_cast<unsigned long long>(rl.rlim_cur));
 }
 
-// Opens, binds and listens; with `reuse_port` the socket joins a SO_REUSEPORT group (one per
-// worker, the kernel spreads connections). Errors are returned, never thrown.
-boost::system::error_code open_acceptor(tcp::acceptor& a, tcp::endpoint const& ep, bool reuse_port) {
-    boost::system::error_code ec;
-    a.open(ep.protocol(), ec);
-    if (ec) return ec;
-    a.set_option(net::socket_base::reuse_address(true), ec);
-    if (ec) return ec;
-    if (ep.address().is_v6()) {
-        // "[::]:8080" must not also take IPv4's 0.0.0.0:8080: that is a listener of its own.
-        a.set_option(net::ip::v6_only(true), ec);
-        if (ec) return ec;
-    }
-    if (reuse_port) {
-        int one = 1;
-        if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-            return {errno, boost::system::system_category()};
-    }
-    a.bind(ep, ec);
-    if (ec) return ec;
-    a.listen(net::socket_base::max_listen_connections, ec);
-    return ec;
-}
-
 // Every egress address must be one this machine has: bind a throwaway socket to it.
 std::vector<std::string> unusable_egress(config::config const& cfg) {
     std::vector<std::string> problems;
@@ -88,6 +64,32 @@ std::vector<std::string> unusable_egress(config::config const& cfg) {
 }
 
 } // namespace
+
+boost::system::error_code open_acceptor(tcp::acceptor& a, tcp::endpoint const& ep, bool reuse_port) {
+    boost::system::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (ec) return ec;
+    a.set_option(net::socket_base::reuse_address(true), ec);
+    if (ec) return ec;
+    if (ep.address().is_v6()) {
+        // "[::]:8080" must not also take IPv4's 0.0.0.0:8080: that is a listener of its own.
+        a.set_option(net::ip::v6_only(true), ec);
+        if (ec) return ec;
+    }
+    if (reuse_port) {
+        int one = 1;
+        if (::setsockopt(a.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+            return {errno, boost::system::system_category()};
+    }
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux copies it into each child):
+    // one setsockopt here instead of one per connection. test_listener checks the inheritance.
+    a.set_option(tcp::no_delay(true), ec);
+    if (ec) return ec;
+    a.bind(ep, ec);
+    if (ec) return ec;
+    a.listen(net::socket_base::max_listen_connections, ec);
+    return ec;
+}
 
 server::server(std::shared_ptr<config::config const> cfg, std::string config_path, bool log_level_pinned)
     : cfg_(std::move(cfg)), started_(cfg_), config_path_(std::move(config_path)), log_level_pinned_(log_level_pinned) {}

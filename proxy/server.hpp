@@ -16,6 +16,12 @@
 
 namespace edge522 {
 
+// Opens, binds and listens a client listener (TCP_NODELAY set on it, which accepted sockets
+// inherit); with `reuse_port` the socket joins a SO_REUSEPORT group (one per worker, the kernel
+// spreads connections). Errors are returned, never thrown.
+boost::system::error_code open_acceptor(boost::asio::ip::tcp::acceptor& a, boost::asio::ip::tcp::endpoint const& ep,
+                                        bool reuse_port);
+
 class server {
 public:
     // `config_path` empty = the embedded default (SIGHUP then has nothing to reload).

@@ -73,8 +73,10 @@ task<void> accept_loop(worker& w, worker::listener& l) {
     boost::system::error_code nec;
     a.non_blocking(true, nec);  // the batch's accepts return would_block when the backlog is empty
     for (;;) {
-        // Accepted onto the worker's io_context executor type (tcp_socket), not the acceptor's.
-        auto [ec, socket] = co_await a.async_accept(w.context().get_executor(), use_nothrow);
+        // Accepted onto the worker's io_context executor type (tcp_socket), not the acceptor's, with
+        // the peer's address as accept() gives it (no getpeername per connection).
+        tcp::endpoint peer;
+        auto [ec, socket] = co_await a.async_accept(w.context().get_executor(), peer, use_nothrow);
         if (!a.is_open() || ec == net::error::operation_aborted) co_return;
         if (ec) {
             // EMFILE/ENFILE/ENOBUFS: the pending connection stays queued; back off instead of
@@ -84,17 +86,18 @@ task<void> accept_loop(worker& w, worker::listener& l) {
             co_await backoff.async_wait(use_nothrow);
             continue;
         }
-        w.admit(std::move(socket), l.tls);
+        w.admit(std::move(socket), peer, l.tls);
         for (int i = 1; i < accept_batch && !nec; ++i) {
             boost::system::error_code aec;
-            auto more = a.accept(w.context().get_executor(), aec);
+            tcp_socket more(w.context().get_executor());
+            a.accept(more, peer, aec);
             if (aec) break;  // would_block: the backlog is empty (a failure: the next async_accept says)
-            w.admit(std::move(more), l.tls);
+            w.admit(std::move(more), peer, l.tls);
         }
     }
 }
 
-void worker::admit(tcp_socket socket, bool tls) {
+void worker::admit(tcp_socket socket, tcp::endpoint const& peer, bool tls) {
     if (draining()) return;  // the socket closes as it goes out of scope
     auto const limit = current()->cfg->edge.max_connections;
     if (limit != 0 && open_connections_.load(std::memory_order_relaxed) >= limit) {
@@ -108,7 +111,7 @@ void worker::admit(tcp_socket socket, bool tls) {
         socket.shutdown(tcp::socket::shutdown_both, ec);
         return;
     }
-    std::make_shared<client_session>(*this, std::move(socket), tls)->start();
+    std::make_shared<client_session>(*this, std::move(socket), peer, tls)->start();
 }
 
 runtime::runtime(std::shared_ptr<config::config const> c, std::shared_ptr<tls::server_contexts> stls,

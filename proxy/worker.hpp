@@ -174,7 +174,7 @@ private:
     };
     friend task<void> accept_loop(worker& w, listener& l);
     // An accepted connection becomes a session, unless the worker drains or is at max_connections.
-    void admit(tcp_socket socket, bool tls);
+    void admit(tcp_socket socket, boost::asio::ip::tcp::endpoint const& peer, bool tls);
 
     unsigned index_;
     // What sessions touch as they are destroyed comes before ioc_: a forced stop destroys the
