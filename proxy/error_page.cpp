@@ -1,6 +1,7 @@
 #include "proxy/error_page.hpp"
 
 #include "proxy/diagnosis.hpp"
+#include "proxy/page_escape.hpp"
 #include "proxy/wire.hpp"
 
 #include <boost/asio/buffer.hpp>
@@ -196,14 +197,10 @@ body_format negotiate(std::string_view accept) {
 
 namespace {
 
-// Where a value lands, which decides how it is escaped once cleaned.
-enum class esc : std::uint8_t {
-    none,          // header line, Markdown fence, plain text: cleaning only
-    html,          // & < > " ' as character references
-    md_code,       // inside a Markdown code span: ` -> '
-    json,          // inside a JSON string: " and backslash
-    json_md_code,  // a Markdown code span inside a JSON string
-};
+using page_escape::esc;
+using page_escape::escape_ascii;
+using page_escape::is_control;
+using page_escape::plain_run;
 
 // What fills a hole; `literal` segments are fixed text.
 enum class field : std::uint8_t {
@@ -240,52 +237,16 @@ std::size_t utf8_length(unsigned char const* p, std::size_t n) noexcept {
     return len;
 }
 
-// What a printable ASCII byte becomes in `e`; empty = itself.
-constexpr std::string_view escape_ascii(char c, esc e) noexcept {
-    switch (e) {
-    case esc::none: return {};
-    case esc::html:
-        switch (c) {
-        case '&': return "&amp;";
-        case '<': return "&lt;";
-        case '>': return "&gt;";
-        case '"': return "&quot;";
-        case '\'': return "&#39;";
-        default: return {};
-        }
-    case esc::md_code: return c == '`' ? "'" : std::string_view{};
-    case esc::json:
-    case esc::json_md_code:
-        if (c == '"') return "\\\"";
-        if (c == '\\') return "\\\\";
-        if (c == '`' && e == esc::json_md_code) return "'";
-        return {};
-    }
-    return {};
-}
-
-constexpr bool is_control(unsigned char c) noexcept { return c < 0x20 || c == 0x7f; }
-
-// For each esc: true for the bytes that go out unchanged (printable ASCII it does not escape).
-constexpr auto plain_bytes = [] {
-    std::array<std::array<bool, 256>, 5> t{};
-    for (std::size_t e = 0; e < t.size(); ++e)
-        for (int c = 0x20; c < 0x7f; ++c) t[e][std::size_t(c)] = escape_ascii(char(c), esc(e)).empty();
-    return t;
-}();
-
 // Sends `raw` to `sink` cleaned (invalid UTF-8 -> U+FFFD; control bytes dropped, tab -> space, so
 // the value is one line) and escaped for `e`; cut at a character boundary before its output
 // passes `limit` bytes, then `marker`. Runs of unchanged bytes go out in one piece.
 template <class Sink>
 void put_value(Sink& sink, std::string_view raw, esc e, std::size_t limit, std::string_view marker) {
-    auto const& plain = plain_bytes[static_cast<std::size_t>(e)];
     auto const* p = reinterpret_cast<unsigned char const*>(raw.data());
     std::size_t const n = raw.size();
     std::size_t used = 0, i = 0, run = 0;  // run: first byte passed through but not yet sent
     for (;;) {
-        std::size_t j = i;
-        while (j < n && plain[p[j]]) ++j;
+        std::size_t const j = plain_run(p, i, n, e);
         if (used + (j - i) > limit) {  // the cut falls inside a run of ASCII
             sink(raw.substr(run, i + (limit - used) - run));
             sink(marker);
