@@ -277,7 +277,10 @@ task<client_session::idle_end> client_session::wait_in_place() {
     // per request). Where the last request's read found the socket drained, this one waits for
     // epoll without a recv first (drained_read.hpp); a readiness wait would re-arm epoll
     // (epoll_ctl). A busy connection's reads say so from its second wait on.
-    client_.track_drain();
+    if (!drain_hint_) {
+        drain_hint_ = true;
+        client_.enable_drain_hint();
+    }
     waiting_in_place_ = true;
     auto [ec, n] = co_await client_.async_read_some(buffer_.prepare(head_chunk), use_nothrow);
     waiting_in_place_ = false;

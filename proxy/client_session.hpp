@@ -262,6 +262,7 @@ private:
     bool linger_ = false;        // the last request's body was not read to its end
     bool aborted_ = false;       // drain_timeout passed: in-flight work is being cut
     bool tls_ = false;           // accepted on an HTTPS listener
+    bool drain_hint_ = false;    // its reads report a drained socket (drained_read.hpp)
     std::string client_ip_;
     boost::asio::ip::address client_addr_;  // for access rules (IPv4-mapped IPv6 shown as IPv4)
     std::string wire_;  // an outgoing head being written; reused across requests

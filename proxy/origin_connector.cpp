@@ -1,6 +1,7 @@
 #include "proxy/origin_connector.hpp"
 
 #include "proxy/address_text.hpp"
+#include "proxy/drained_read.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -207,6 +208,9 @@ void conclude(connect_result& r, clock_type::time_point t0, config::origin_timeo
     auto local = sock.local_endpoint(oec);
     if (!oec) r.source = address_text(local.address());
     sock.set_option(tcp::no_delay(true), oec);
+    // A connection the pool keeps is read again: its reads say when it is drained, so the answer
+    // read right after each request waits for epoll without a recv first (drained_read.hpp).
+    if (timeouts.origin_idle.count() > 0) enable_drain_hint(sock.native_handle());
     if (timeouts.request_ack.count() > 0) {
         unsigned int ms = static_cast<unsigned int>(timeouts.request_ack.count());
         ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);

@@ -45,7 +45,6 @@ void origin_pool::put(std::string const& key, transport t, std::chrono::millisec
         t.close();
         return;
     }
-    t.track_drain();  // it will be read again: from then on its reads say when it is drained
     auto c = std::make_shared<idle>(std::move(t), v);
     c->expires = clock::now() + idle_timeout;
     v.push_back(std::move(c));  // watched from the next sweep (see the header)

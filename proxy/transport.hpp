@@ -133,13 +133,11 @@ public:
         return 0;
     }
 
-    // For a connection that will be read again (a kept-alive client, a pooled origin connection):
-    // over plain TCP, the kernel says with each read what is left to read, so a read that emptied
-    // the socket spares the next one its speculative recv (drained_read.hpp). Once per connection.
-    void track_drain() noexcept {
-        if (drain_tracked_ || v_.index() != 0) return;
-        drain_tracked_ = true;
-        enable_drain_hint(std::get_if<0>(&v_)->native_handle());
+    // For a connection that will be read again (a kept-alive client): over plain TCP, the kernel
+    // says with each read what is left to read, so a read that emptied the socket spares the next
+    // one its speculative recv (drained_read.hpp). One setsockopt: the caller calls it once.
+    void enable_drain_hint() noexcept {
+        if (v_.index() == 0) edge522::enable_drain_hint(std::get_if<0>(&v_)->native_handle());
     }
 
     // Stops pending operations (the watchdog's tool); they complete with operation_aborted.
@@ -186,7 +184,6 @@ private:
     // The TLS stream lives on the heap: it is large (engine, buffers, timers), and a plain
     // connection, the common case, should not pay for it.
     std::variant<socket_type, std::unique_ptr<tls_stream>> v_;
-    bool drain_tracked_ = false;
 };
 
 } // namespace edge522
